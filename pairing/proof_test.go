@@ -65,7 +65,7 @@ func TestChallenge(t *testing.T) {
 // fakeClock is a settable clock for tests.
 type fakeClock struct{ t time.Time }
 
-func (c *fakeClock) Now() time.Time           { return c.t }
+func (c *fakeClock) Now() time.Time          { return c.t }
 func (c *fakeClock) Advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func TestVerifyRequest(t *testing.T) {
