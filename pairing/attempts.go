@@ -33,8 +33,9 @@ type Attempts struct {
 	window  time.Duration
 	maxKeys int
 
-	mu   sync.Mutex
-	keys map[string][]time.Time // attempt times within the window, oldest first
+	mu        sync.Mutex
+	keys      map[string][]time.Time // attempt times within the window, oldest first
+	lastSweep time.Time
 }
 
 // NewAttempts returns a limiter allowing maxAttempts unsuccessful attempts
@@ -77,7 +78,12 @@ func (a *Attempts) Allow(keys ...string) (ok bool, retryAfter time.Duration) {
 		return false, retryAfter
 	}
 	if newKeys > 0 && len(a.keys)+newKeys > a.maxKeys {
-		a.sweep(now)
+		// At most one full sweep a second, so a flood of new keys at the
+		// cap costs a map lookup each, not a scan each.
+		if now.Sub(a.lastSweep) >= time.Second || now.Before(a.lastSweep) {
+			a.lastSweep = now
+			a.sweep(now)
+		}
 		if len(a.keys)+newKeys > a.maxKeys {
 			return false, a.window
 		}
