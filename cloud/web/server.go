@@ -1,0 +1,214 @@
+// Package web is the cloud's HTTP surface on Echo v5: the route table
+// (routes.go), identity and permission middleware, the JSON API, the
+// console pages, and the one error handler that maps application errors
+// to statuses and renders them as JSON or HTML by route group.
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/theonestack/visitor"
+	"github.com/theonestack/visitor/cloud/config"
+	"github.com/theonestack/visitor/cloud/store"
+)
+
+// Deps are what the web layer needs. Store, Config and Logger are required.
+type Deps struct {
+	Store  *store.DB
+	Config config.Config
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Registry receives the HTTP metrics; nil makes a new one.
+	Registry *prometheus.Registry
+}
+
+// Server is the cloud's HTTP handler. Build it with New.
+type Server struct {
+	e        *echo.Echo
+	store    *store.DB
+	cfg      config.Config
+	log      *slog.Logger
+	now      func() time.Time
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+
+	// perms records the permission each protected route declared, by
+	// "METHOD path"; routes.go fills it and a test checks every route is
+	// either here or in publicRoutes.
+	perms map[string]visitor.Permission
+}
+
+// New builds the server and its route table.
+func New(d Deps) (*Server, error) {
+	if d.Store == nil || d.Logger == nil {
+		return nil, errors.New("web: Store and Logger are required")
+	}
+	s := &Server{
+		store: d.Store, cfg: d.Config, log: d.Logger.With("component", "web"), now: d.Now,
+		registry: d.Registry, perms: map[string]visitor.Permission{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.registry == nil {
+		s.registry = prometheus.NewRegistry()
+		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "visitor_http_requests_total", Help: "HTTP requests by route and status class.",
+	}, []string{"route", "code"})
+	if err := s.registry.Register(s.requests); err != nil {
+		return nil, err
+	}
+	s.e = echo.NewWithConfig(echo.Config{Logger: s.log, HTTPErrorHandler: s.handleError})
+	s.e.Use(s.countRequests)
+	s.routes()
+	return s, nil
+}
+
+// Handler returns the http.Handler serving every route.
+func (s *Server) Handler() http.Handler { return s.e }
+
+// MetricsHandler serves /metrics, for a separate listener.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
+}
+
+// Routes lists the registered routes.
+func (s *Server) Routes() echo.Routes { return s.e.Router().Routes() }
+
+// Permission returns the permission the route declared and whether it
+// declared one.
+func (s *Server) Permission(method, path string) (visitor.Permission, bool) {
+	p, ok := s.perms[method+" "+path]
+	return p, ok
+}
+
+func (s *Server) countRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		err := next(c)
+		code := http.StatusOK
+		if r, _ := echo.UnwrapResponse(c.Response()); r != nil && r.Status != 0 {
+			code = r.Status
+		}
+		if err != nil {
+			code = statusOf(err)
+		}
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		s.requests.WithLabelValues(route, string(rune('0'+code/100))+"xx").Inc()
+		return err
+	}
+}
+
+// statusOf maps an error to its HTTP status: application codes by the
+// table below, Echo's own errors by their status, anything else 500.
+func statusOf(err error) int {
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		return he.StatusCode()
+	}
+	var sc echo.HTTPStatusCoder
+	if errors.As(err, &sc) && sc.StatusCode() != 0 {
+		return sc.StatusCode()
+	}
+	switch visitor.ErrorCode(err) {
+	case visitor.EINVALID:
+		return http.StatusBadRequest
+	case visitor.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case visitor.EFORBIDDEN:
+		return http.StatusForbidden
+	case visitor.ENOTFOUND:
+		return http.StatusNotFound
+	case visitor.ECONFLICT, visitor.ENOTPAIRED:
+		return http.StatusConflict
+	case visitor.ERATELIMIT:
+		return http.StatusTooManyRequests
+	}
+	return http.StatusInternalServerError
+}
+
+// codeOf is the JSON error code for err.
+func codeOf(err error, status int) string {
+	if c := visitor.ErrorCode(err); c != visitor.EINTERNAL {
+		return c
+	}
+	switch status {
+	case http.StatusNotFound:
+		return visitor.ENOTFOUND
+	case http.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case http.StatusRequestEntityTooLarge:
+		return "too_large"
+	case http.StatusUnsupportedMediaType:
+		return "unsupported_media_type"
+	case http.StatusBadRequest:
+		return visitor.EINVALID
+	case http.StatusUnauthorized:
+		return visitor.EUNAUTHORIZED
+	case http.StatusForbidden:
+		return visitor.EFORBIDDEN
+	case http.StatusTooManyRequests:
+		return visitor.ERATELIMIT
+	}
+	return visitor.EINTERNAL
+}
+
+// handleError is the one place errors become responses. Internal errors
+// are logged with the request and shown only as a generic message.
+func (s *Server) handleError(c *echo.Context, err error) {
+	if r, _ := echo.UnwrapResponse(c.Response()); r != nil && r.Committed {
+		return
+	}
+	status := statusOf(err)
+	code := codeOf(err, status)
+	msg := visitor.ErrorMessage(err)
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		msg = he.Message
+		if msg == "" {
+			msg = http.StatusText(status)
+		}
+	}
+	if status >= 500 {
+		s.log.Error("request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
+		msg = "Internal error."
+	}
+	if status == http.StatusForbidden {
+		msg = "Access Denied"
+	}
+	if c.Request().Method == http.MethodHead {
+		c.NoContent(status)
+		return
+	}
+	if wantsHTML(c.Request()) {
+		c.HTML(status, errorPage(status, msg))
+		return
+	}
+	c.JSON(status, map[string]string{"error": code, "message": msg})
+}
+
+// wantsHTML reports whether a request is for a console page rather than
+// the JSON API, the integration endpoints or the sync endpoint.
+func wantsHTML(r *http.Request) bool {
+	p := r.URL.Path
+	for _, prefix := range []string{"/api/", "/healthz", "/readyz", "/metrics"} {
+		if strings.HasPrefix(p, prefix) {
+			return false
+		}
+	}
+	return true
+}
