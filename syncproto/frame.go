@@ -109,7 +109,7 @@ type Challenge struct {
 type Hello struct {
 	Versions     []int  `json:"versions"`       // protocol versions the client speaks
 	DeviceID     string `json:"device_id"`      // from pairing
-	Proof        []byte `json:"proof"`          // signature over ProofMessage(nonce, device_id), base64
+	Proof        []byte `json:"proof"`          // device signature over (device_id, nonce), base64
 	ClientTimeMs int64  `json:"client_time_ms"` // t0: client wall clock when sent, Unix ms
 	BootID       string `json:"boot_id"`        // random id of this edge process run
 	MonoMs       int64  `json:"mono_ms"`        // ms since the edge process started, when sent

@@ -19,9 +19,6 @@ const (
 // DefaultHandshakeTimeout bounds a handshake whose context has no deadline.
 const DefaultHandshakeTimeout = 10 * time.Second
 
-// proofDomain separates sync proofs from anything else the device key signs.
-const proofDomain = "the-one-visitor/sync/v1 proof\x00"
-
 // SupportedVersions returns the versions this package speaks, lowest first.
 func SupportedVersions() []int {
 	vs := make([]int, 0, MaxVersion-MinVersion+1)
@@ -41,19 +38,6 @@ func NegotiateVersion(client, server []int) (int, bool) {
 		}
 	}
 	return best, best > 0
-}
-
-// ProofMessage returns the bytes a device signs to answer a challenge: a
-// fixed domain string, the device id, a zero byte, then the nonce. Binding
-// the per-connection nonce makes a captured proof useless on any other
-// connection; binding the device id stops a proof being presented for
-// another device.
-func ProofMessage(nonce []byte, deviceID string) []byte {
-	msg := make([]byte, 0, len(proofDomain)+len(deviceID)+1+len(nonce))
-	msg = append(msg, proofDomain...)
-	msg = append(msg, deviceID...)
-	msg = append(msg, 0)
-	return append(msg, nonce...)
 }
 
 // MonoClock returns a function giving the milliseconds elapsed since start
@@ -77,12 +61,16 @@ type HelloParams struct {
 
 // ClientHandshake runs the client side of the handshake over t (SPEC.md §5):
 // it reads the challenge, answers with a hello whose proof is
-// sign(ProofMessage(nonce, DeviceID)), and reads the welcome. It returns
+// sign(nonce), and reads the welcome. It returns
 // the welcome and the clock sample it yields (Offset = server − client).
+// sign receives the challenge nonce and returns the device's proof over it
+// and the device id; with the pairing package that is
+// pairing.SignChallenge(priv, deviceID, nonce), which binds both under its
+// own signature domain.
 // A refusal is returned as the server's *Error (check Retryable). On any
 // error the caller closes t; on success it builds a Conn with NewConn,
 // using welcome.Heartbeat().
-func ClientHandshake(ctx context.Context, t Transport, p HelloParams, sign func(msg []byte) ([]byte, error)) (*Welcome, ClockSample, error) {
+func ClientHandshake(ctx context.Context, t Transport, p HelloParams, sign func(nonce []byte) ([]byte, error)) (*Welcome, ClockSample, error) {
 	if p.Mono == nil {
 		return nil, ClockSample{}, errors.New("client handshake: HelloParams.Mono is required")
 	}
@@ -105,7 +93,7 @@ func ClientHandshake(ctx context.Context, t Transport, p HelloParams, sign func(
 	if !ok {
 		return nil, ClockSample{}, fmt.Errorf("client handshake: %w", NewError(CodeProtocolViolation, "want challenge, got %s", f.FrameType()))
 	}
-	proof, err := sign(ProofMessage(ch.Nonce, p.DeviceID))
+	proof, err := sign(ch.Nonce)
 	if err != nil {
 		return nil, ClockSample{}, fmt.Errorf("client handshake: sign: %w", err)
 	}
@@ -164,12 +152,13 @@ type WelcomeParams struct {
 	LastAppliedSeq int64
 }
 
-// VerifyFunc authenticates a hello. msg is ProofMessage(nonce, h.DeviceID):
-// the function checks h.Proof against the device's public key over msg and
+// VerifyFunc authenticates a hello. nonce is this connection's challenge
+// nonce: the function looks up h.DeviceID, checks h.Proof over (device id,
+// nonce) with the device's public key (pairing.VerifyChallenge) and checks
 // the device's status. To refuse, it returns an *Error (CodeUnauthorized,
 // CodeRevoked, CodeNotPaired, CodeOverloaded...), which is sent to the
 // client as is; any other error is sent as CodeInternal without its text.
-type VerifyFunc func(ctx context.Context, h *Hello, msg []byte) (WelcomeParams, error)
+type VerifyFunc func(ctx context.Context, h *Hello, nonce []byte) (WelcomeParams, error)
 
 // ServerHandshake runs the server side of the handshake over t (SPEC.md
 // §5): it sends a challenge with a fresh nonce, reads the hello, negotiates
@@ -220,7 +209,7 @@ func ServerHandshake(ctx context.Context, t Transport, p ServerParams, verify Ve
 	if !ok {
 		return h, nil, fmt.Errorf("server handshake: %w", refuse(ctx, t, NewError(CodeUnsupportedVersion, "no common version: client %v, server %v", h.Versions, versions)))
 	}
-	wp, err := verify(ctx, h, ProofMessage(nonce, h.DeviceID))
+	wp, err := verify(ctx, h, nonce)
 	if err != nil {
 		var pe *Error
 		if !errors.As(err, &pe) {
