@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,11 +63,24 @@ func TestChallenge(t *testing.T) {
 	}
 }
 
-// fakeClock is a settable clock for tests.
-type fakeClock struct{ t time.Time }
+// fakeClock is a settable clock for tests, safe for concurrent use (the
+// loopback server reads it while the client advances it).
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
 
-func (c *fakeClock) Now() time.Time          { return c.t }
-func (c *fakeClock) Advance(d time.Duration) { c.t = c.t.Add(d) }
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
 
 func TestVerifyRequest(t *testing.T) {
 	pub, priv := mustKey(t, 1)
