@@ -23,4 +23,10 @@ func (s *Server) routes() {
 	if s.cfg.MetricsAddr == "" {
 		e.GET("/metrics", echo.WrapHandler(s.MetricsHandler()))
 	}
+
+	// Kiosks: one WebSocket per device, authenticated by the device key.
+	if s.sync != nil {
+		e.GET("/api/sync", echo.WrapHandler(s.sync))
+		s.perms["GET /api/sync"] = deviceKey
+	}
 }

@@ -30,6 +30,9 @@ type Deps struct {
 	Now func() time.Time
 	// Registry receives the HTTP metrics; nil makes a new one.
 	Registry *prometheus.Registry
+	// Sync, when set, serves the kiosk sync WebSocket at /api/sync. It
+	// authenticates the device itself (challenge signed by the device key).
+	Sync http.Handler
 }
 
 // Server is the cloud's HTTP handler. Build it with New.
@@ -41,6 +44,7 @@ type Server struct {
 	now      func() time.Time
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
+	sync     http.Handler
 
 	// perms records the permission each protected route declared, by
 	// "METHOD path"; routes.go fills it and a test checks every route is
@@ -55,7 +59,7 @@ func New(d Deps) (*Server, error) {
 	}
 	s := &Server{
 		store: d.Store, cfg: d.Config, log: d.Logger.With("component", "web"), now: d.Now,
-		registry: d.Registry, perms: map[string]visitor.Permission{},
+		registry: d.Registry, perms: map[string]visitor.Permission{}, sync: d.Sync,
 	}
 	if s.now == nil {
 		s.now = time.Now
