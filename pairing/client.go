@@ -322,14 +322,16 @@ func transientStatus(s int) bool {
 }
 
 // backoff returns interval doubled once per consecutive failure, capped at
-// MaxBackoff, and never less than floor.
+// MaxBackoff, and never less than floor (a Retry-After, itself capped at
+// MaxBackoff) or than interval itself, which the server may have raised
+// past MaxBackoff with slow_down.
 func backoff(interval time.Duration, failures int, floor time.Duration) time.Duration {
 	d := interval
 	for i := 0; i < failures && d < MaxBackoff; i++ {
 		d *= 2
 	}
 	d = min(d, MaxBackoff)
-	return max(d, min(floor, MaxBackoff))
+	return max(d, min(floor, MaxBackoff), interval)
 }
 
 // retryAfter parses a Retry-After header given in seconds; 0 if absent.

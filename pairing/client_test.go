@@ -420,3 +420,25 @@ func TestRequestCode(t *testing.T) {
 		})
 	}
 }
+
+func TestBackoffNeverUndercutsARaisedInterval(t *testing.T) {
+	// Thirteen slow_downs raise the interval to 70 s, past MaxBackoff; a
+	// transient failure must not make the client poll faster than that.
+	script := []step{}
+	want := []time.Duration{}
+	interval := 5
+	for range 13 {
+		script = append(script, step{code: pairing.ErrorSlowDown})
+		want = append(want, time.Duration(interval)*time.Second)
+		interval += 5
+	}
+	script = append(script, step{status: 503}, step{})
+	want = append(want, 70*time.Second, 70*time.Second)
+	h := newHarness(t, script...)
+	if _, err := h.run(t, context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(h.sleeps, want) {
+		t.Fatalf("sleeps = %v, want %v", h.sleeps, want)
+	}
+}

@@ -177,6 +177,11 @@ func VerifyRequest(pub ed25519.PublicKey, deviceCode string, p Proof, now time.T
 	if cache == nil {
 		return errors.New("verify request: no replay cache")
 	}
+	// Lengths first: nothing attacker-sized is decoded.
+	if len(p.Nonce) > base64.RawURLEncoding.EncodedLen(MaxNonceBytes) ||
+		len(p.Signature) != base64.RawURLEncoding.EncodedLen(ed25519.SignatureSize) {
+		return fmt.Errorf("verify request: length: %w", ErrProofMalformed)
+	}
 	nonce, err := base64.RawURLEncoding.Strict().DecodeString(p.Nonce)
 	if err != nil || len(nonce) < MinNonceBytes || len(nonce) > MaxNonceBytes {
 		return fmt.Errorf("verify request: nonce: %w", ErrProofMalformed)

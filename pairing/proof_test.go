@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -126,6 +127,8 @@ func TestVerifyRequest(t *testing.T) {
 		{"nonce not base64url", pub, code, mutate(func(p *pairing.Proof) { p.Nonce = "not base64!" }), server, pairing.ErrProofMalformed},
 		{"short nonce", pub, code, mutate(func(p *pairing.Proof) { p.Nonce = base64.RawURLEncoding.EncodeToString(make([]byte, 8)) }), server, pairing.ErrProofMalformed},
 		{"empty signature", pub, code, mutate(func(p *pairing.Proof) { p.Signature = "" }), server, pairing.ErrProofMalformed},
+		{"huge nonce", pub, code, mutate(func(p *pairing.Proof) { p.Nonce = strings.Repeat("A", 1<<20) }), server, pairing.ErrProofMalformed},
+		{"signature one byte short", pub, code, mutate(func(p *pairing.Proof) { p.Signature = p.Signature[:84] }), server, pairing.ErrProofMalformed},
 		{"short registered key", pub[:16], code, good, server, pairing.ErrProofMalformed},
 	}
 	for _, tt := range tests {
