@@ -3,6 +3,7 @@ package devhub
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -95,7 +96,13 @@ func (h *Hub) Search(ctx context.Context, tenantID, query string) (SearchResult,
 	}
 	resp, err := h.opts.HTTPClient.Do(req)
 	if err != nil {
-		return SearchResult{}, fmt.Errorf("search: %w", err)
+		// Drop the URL from the message: its q may be a visitor's name,
+		// which must not reach the logs.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return SearchResult{}, fmt.Errorf("search %s: %w", h.cfg.VisitorURL, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))

@@ -1,12 +1,31 @@
 package devhub
 
 import (
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 )
+
+// syncWriter collects log output from several goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
 
 // fakeSearch is Visitor's search provider as the Hub Bar sees it.
 type fakeSearch struct {
@@ -111,10 +130,14 @@ func TestHubBar(t *testing.T) {
 	t.Run("Visitor unreachable", func(t *testing.T) {
 		dead := newLoopbackServer(t, http.NotFoundHandler())
 		dead.Close()
-		_, srv := newTestHub(t, Config{VisitorURL: dead.URL}, Options{})
-		status, _, body := do(t, http.MethodGet, srv.URL+"/hub-bar?q=ver", nil, "")
+		var logs syncWriter
+		_, srv := newTestHub(t, Config{VisitorURL: dead.URL}, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		status, _, body := do(t, http.MethodGet, srv.URL+"/hub-bar?q=secretname", nil, "")
 		if status != http.StatusBadGateway || !strings.Contains(body, "Search failed") {
 			t.Fatalf("%d %s", status, body)
+		}
+		if l := logs.String(); !strings.Contains(l, "hub bar search failed") || strings.Contains(l, "secretname") {
+			t.Fatalf("the failure is not logged, or the query (visitor PII) is:\n%s", l)
 		}
 	})
 }

@@ -154,6 +154,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (d
 // run serves the development Hub until ctx ends, then shuts down gracefully.
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	cfg, fx, logFormat, err := parseConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // usage already printed
+	}
 	if err != nil {
 		return err
 	}
