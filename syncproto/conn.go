@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,7 +110,13 @@ type Conn struct {
 	pongq   chan Pong // at most one pending pong, written ahead of the queue
 	recvq   chan inFrame
 	done    chan struct{}
-	closing atomic.Bool // CloseWith started: Send refuses
+	wdone   chan struct{} // closed when the writer goroutine has returned
+	closing atomic.Bool   // CloseWith or abort started: Send refuses
+
+	// finalCause, once set by CloseWith or abort, is the Conn's Err however
+	// the Conn then ends (the peer usually hangs up as soon as it reads the
+	// last frame, which the reader sees first).
+	finalCause atomic.Pointer[error]
 
 	closeOnce sync.Once
 	mu        sync.Mutex
@@ -132,6 +140,7 @@ func NewConn(t Transport, opts Options) *Conn {
 		pongq:  make(chan Pong, 1),
 		recvq:  make(chan inFrame),
 		done:   make(chan struct{}),
+		wdone:  make(chan struct{}),
 	}
 	go c.readLoop()
 	go c.writeLoop()
@@ -231,7 +240,9 @@ func (c *Conn) CloseWith(ctx context.Context, f Frame) error {
 	if ef, ok := f.(*ErrorFrame); ok {
 		cause = ef.Err()
 	}
-	c.closing.Store(true)
+	if !c.closing.Swap(true) {
+		c.finalCause.Store(&cause)
+	}
 	last := &lastFrame{cause: cause, written: make(chan error, 1)}
 	if err := c.enqueue(ctx, outFrame{data: data, last: last}); err != nil {
 		c.close(cause)
@@ -244,6 +255,8 @@ func (c *Conn) CloseWith(ctx context.Context, f Frame) error {
 		c.close(cause)
 		return fmt.Errorf("close: %w", ctx.Err())
 	case <-c.done:
+		// The writer reports on last if it took it; wait for it to finish.
+		<-c.wdone
 		select {
 		case err := <-last.written:
 			return err
@@ -285,6 +298,9 @@ func (c *Conn) ClockSample() (ClockSample, bool) {
 
 func (c *Conn) close(cause error) {
 	c.closeOnce.Do(func() {
+		if fc := c.finalCause.Load(); fc != nil {
+			cause = *fc
+		}
 		c.mu.Lock()
 		c.err = cause
 		c.mu.Unlock()
@@ -301,6 +317,8 @@ func (c *Conn) abort(e *Error) {
 		c.close(e)
 		return
 	}
+	var cause error = e
+	c.finalCause.Store(&cause)
 	data, err := Encode(e.Frame())
 	if err != nil {
 		c.close(e)
@@ -319,7 +337,9 @@ func (c *Conn) readLoop() {
 	for {
 		ctx, cancel := context.WithTimeout(c.ctx, c.opts.IdleTimeout)
 		data, err := c.t.ReadFrame(ctx)
-		idle := ctx.Err() == context.DeadlineExceeded
+		// The Conn's own context has no deadline, so any timeout is the idle
+		// timeout (the transport's deadline may fire just before ctx's).
+		idle := ctx.Err() == context.DeadlineExceeded || isTimeout(err)
 		cancel()
 		if err != nil {
 			var pe *Error
@@ -372,6 +392,7 @@ func (c *Conn) readLoop() {
 }
 
 func (c *Conn) writeLoop() {
+	defer close(c.wdone)
 	ticker := time.NewTicker(c.opts.HeartbeatInterval)
 	defer ticker.Stop()
 	for {
@@ -421,4 +442,10 @@ func (c *Conn) write(data []byte) error {
 	ctx, cancel := context.WithTimeout(c.ctx, c.opts.WriteTimeout)
 	defer cancel()
 	return c.t.WriteFrame(ctx, data)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
+		(errors.As(err, &ne) && ne.Timeout())
 }

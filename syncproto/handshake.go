@@ -257,7 +257,7 @@ func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFun
 func readFrame(ctx context.Context, t Transport) (Frame, error) {
 	data, err := t.ReadFrame(ctx)
 	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) || isTimeout(err) {
 			return nil, fmt.Errorf("%w: %w", NewError(CodeTimeout, "handshake timed out"), err)
 		}
 		return nil, err
