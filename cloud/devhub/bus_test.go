@@ -156,6 +156,16 @@ func TestBusDedupeAndFilter(t *testing.T) {
 	if len(list.Events) != 0 {
 		t.Fatalf("tenant filter: %+v", list.Events)
 	}
+
+	if status, _, _ := do(t, http.MethodPost, srv.URL+"/api/devhub/reset", nil, ""); status != http.StatusNoContent {
+		t.Fatalf("reset: %d", status)
+	}
+	if n := len(hub.Events()); n != 0 || hub.BusStats().Posts != 0 {
+		t.Fatalf("after reset: %d events, stats %+v", n, hub.BusStats())
+	}
+	if status, body := postBus(t, srv.URL, noKey, batchOf(checkedIn("e1", "v1"))); status != http.StatusAccepted || !strings.Contains(body, `"new": 1`) {
+		t.Fatalf("after reset e1 is new again: %d %s", status, body)
+	}
 }
 
 func TestBusFaults(t *testing.T) {

@@ -15,7 +15,6 @@ func (h *Hub) handleJWKS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal", "Internal error.")
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
 	writeJSON(w, http.StatusOK, set)
 }
 
@@ -70,10 +69,10 @@ func (h *Hub) handlePostFaults(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid", err.Error())
 		return
 	}
+	// Merge and store under one lock so concurrent posts do not lose fields.
 	h.mu.Lock()
 	f := h.faults
 	f.RejectEventIDs = slices.Clone(f.RejectEventIDs)
-	h.mu.Unlock()
 	if patch.BusStatus != nil {
 		f.BusStatus = *patch.BusStatus
 		f.BusCount = 0
@@ -82,12 +81,17 @@ func (h *Hub) handlePostFaults(w http.ResponseWriter, r *http.Request) {
 		f.BusCount = *patch.BusCount
 	}
 	if patch.RejectEventIDs != nil {
-		f.RejectEventIDs = *patch.RejectEventIDs
+		f.RejectEventIDs = slices.Clone(*patch.RejectEventIDs)
 	}
 	if patch.HubDown != nil {
 		f.HubDown = *patch.HubDown
 	}
-	if err := h.SetFaults(f); err != nil {
+	err := f.validate()
+	if err == nil {
+		h.faults = f
+	}
+	h.mu.Unlock()
+	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid", visitor.ErrorMessage(err))
 		return
 	}

@@ -4,11 +4,19 @@
 // and a JWKS, the permission registry, the billing usage receiver, the Bus
 // event sink, and the Hub Bar that calls Visitor's search provider. The
 // command is cloud/cmd/visitor-devhub; other packages' tests embed a Hub
-// with httptest:
+// with httptest. Open the listeners first, so the Hub's public URL (and so
+// its issuer, the cloud's HUB_ISSUER) and the cloud's URL are both known:
 //
-//	hub, err := devhub.New(devhub.Config{VisitorURL: cloudURL}, devhub.Options{})
+//	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+//	hubURL := "http://" + ln.Addr().String()
+//	hub, err := devhub.New(devhub.Config{PublicURL: hubURL, VisitorURL: cloudURL}, devhub.Options{})
 //	defer hub.Close()
-//	srv := httptest.NewServer(hub.Handler())
+//	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: hub.Handler()}}
+//	srv.Start()
+//
+// The cloud then runs with HUB_URL = hubURL (HUB_ISSUER defaults to it), and
+// a test logs in with GET {hubURL}/login?redirect=visitor&state=S&user=u_admin
+// or crafts tokens with hub.IssueToken.
 //
 // All state is in memory; a Hub is safe for concurrent use.
 //
