@@ -29,8 +29,11 @@ func EncodePublicKey(pub ed25519.PublicKey) string {
 
 // ParsePublicKey decodes the wire form made by EncodePublicKey. It refuses
 // padding, standard-base64 characters, trailing bits that are not zero
-// (so each key has exactly one accepted spelling) and any length other than
-// ed25519.PublicKeySize.
+// (so each key has exactly one accepted spelling), any length other than
+// ed25519.PublicKeySize, bytes that are not the canonical encoding of a
+// curve point, and keys of small order, for which signatures can be forged.
+// The cloud calls it (through DeviceCodeRequest.Validate) before it
+// registers a device key.
 func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 	if len(s) != base64.RawURLEncoding.EncodedLen(ed25519.PublicKeySize) {
 		return nil, fmt.Errorf("public key: %d characters, want %d", len(s), base64.RawURLEncoding.EncodedLen(ed25519.PublicKeySize))
@@ -41,6 +44,9 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 	}
 	if len(b) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("public key: %d bytes, want %d", len(b), ed25519.PublicKeySize)
+	}
+	if err := checkPublicKeyPoint(b); err != nil {
+		return nil, fmt.Errorf("public key: %w", err)
 	}
 	return ed25519.PublicKey(b), nil
 }
