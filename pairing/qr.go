@@ -23,20 +23,20 @@ const (
 	MaxQRSize     = 4096
 )
 
-// QRLevel is the error-correction level of pairing QR codes: Q, which
+// qrLevel is the error-correction level of pairing QR codes: Q, which
 // restores up to 25% of the symbol. A lobby screen is glossy: reflections of
 // ceiling lights and fingerprints blot out patches of the code, which is the
 // damage error correction repairs. H (30%) would need a denser symbol for the
 // same URI, so smaller modules at the same pixel size and a shorter scanning
 // distance; M (15%) gives up too much margin for glare. Q is the balance.
-const QRLevel = qrcode.High // go-qrcode names level Q "High" (and H "Highest").
+const qrLevel = qrcode.High // go-qrcode names level Q "High" (and H "Highest").
 
 // minModulePx is the smallest module (QR "pixel") size we render. Below
 // three pixels per module, screen scaling blurs modules into each other.
 const minModulePx = 3
 
 // QRCodePNG renders uri as a black-on-white PNG QR code of sizePx × sizePx
-// pixels (0 means DefaultQRSize) at error-correction level QRLevel, with the
+// pixels (0 means DefaultQRSize) at error-correction level Q (25%), with the
 // standard four-module quiet zone. Every module is the same whole number of
 // pixels, so nothing is blurred by resampling; the symbol is centred and the
 // remainder is white. It refuses sizes below MinQRSize or above MaxQRSize,
@@ -51,7 +51,7 @@ func QRCodePNG(uri string, sizePx int) ([]byte, error) {
 	if uri == "" {
 		return nil, errors.New("qr code: empty uri")
 	}
-	q, err := qrcode.New(uri, QRLevel)
+	q, err := qrcode.New(uri, qrLevel)
 	if err != nil {
 		return nil, fmt.Errorf("qr code: encode: %w", err)
 	}

@@ -199,6 +199,7 @@ type OAuthError struct {
 	Description string // ErrorResponse.ErrorDescription
 }
 
+// Error describes the answer, e.g. "pairing: access_denied (HTTP 400)".
 func (e *OAuthError) Error() string {
 	if e.Description == "" {
 		return fmt.Sprintf("pairing: %s (HTTP %d)", e.Code, e.Status)
