@@ -68,7 +68,7 @@ func TestPackBits(t *testing.T) {
 		{[]byte{1, 2, 3}, []byte{0x02, 1, 2, 3}},
 		{[]byte{0, 0, 0, 0}, []byte{0xFD, 0}},
 		{[]byte{1, 2, 2, 2, 3}, []byte{0x00, 1, 0xFE, 2, 0x00, 3}},
-		{bytes.Repeat([]byte{0}, 90), []byte{0xA7, 0}},          // one run of 90: 1−90 = −89 = A7h
+		{bytes.Repeat([]byte{0}, 90), []byte{0xA7, 0}},           // one run of 90: 1−90 = −89 = A7h
 		{bytes.Repeat([]byte{5}, 130), []byte{0x81, 5, 0xFF, 5}}, // 128 then 2
 	}
 	for _, tc := range cases {
