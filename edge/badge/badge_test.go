@@ -24,7 +24,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // sampleData is a typical badge: a UUIDv7 visit id, a reusable badge number.
-func sampleData(t *testing.T) Data {
+func sampleData(t testing.TB) Data {
 	t.Helper()
 	loc, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
@@ -463,5 +463,19 @@ func TestMonochrome(t *testing.T) {
 	}
 	if Monochrome(gray, Threshold).Equal(d) {
 		t.Error("dithering gave the same result as a threshold")
+	}
+}
+
+// BenchmarkRenderPNG measures the badge work on the check-in path.
+func BenchmarkRenderPNG(b *testing.B) {
+	d := sampleData(b)
+	for _, size := range Sizes() {
+		b.Run(string(size), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := RenderPNG(d, DefaultTemplate(), size); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
