@@ -1,0 +1,66 @@
+# The One Visitor — build, run and test.
+#
+#   make run     run the system on its embedded defaults (development Hub + cloud on SQLite)
+#   make test    vet and test everything (starts a throwaway PostgreSQL; Xvfb for the kiosk)
+#   make deps    install the Debian packages the build and tests need (apt-get, as root)
+#   make build   build the four binaries into bin/
+
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin
+
+# Debian packages: Fyne's cgo toolchain and headers, Xvfb for display
+# tests, Chromium for browser tests, PostgreSQL for the store suite, CUPS's
+# lp client for the badge printer driver.
+DEB_PACKAGES := gcc pkg-config libgl1-mesa-dev xorg-dev libwayland-dev libxkbcommon-dev \
+	xvfb xauth chromium postgresql cups-client
+
+# Packages whose concurrency the race detector checks (DESIGN: edge, cloud,
+# syncproto, pairing).
+RACE_PKGS := ./syncproto/... ./pairing/... ./edge/... ./cloud/...
+
+.PHONY: all deps build run test test-go test-race vet fmt clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "deps: missing Debian packages:$$(echo $$missing | sed 's/^/ /')"; \
+		echo "deps: run: sudo apt-get update && sudo apt-get install -y $$missing"; exit 1; \
+	fi; \
+	echo "deps: installing $$missing"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./cloud/cmd/visitor-cloud ./cloud/cmd/visitor-devhub ./edge/cmd/visitor-edge ./kiosk-ui/cmd/visitor-kiosk
+
+# run starts the development Hub and the cloud on their defaults (no cgo
+# needed) and stops both on Ctrl-C.
+run:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./cloud/cmd/visitor-cloud ./cloud/cmd/visitor-devhub
+	./scripts/run-dev
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+# test runs vet, every test (against a throwaway PostgreSQL server, under
+# Xvfb when there is no display), then the race detector on the concurrent
+# packages.
+test: vet
+	./scripts/with-postgres ./scripts/with-display $(MAKE) --no-print-directory test-go test-race
+
+test-go:
+	$(GO) test -count=1 ./...
+
+test-race:
+	$(GO) test -count=1 -race $(RACE_PKGS)
+
+clean:
+	rm -rf $(BIN)
