@@ -44,10 +44,7 @@ func TestBackoffBounds(t *testing.T) {
 }
 
 func TestBackoffCeilingsAndReset(t *testing.T) {
-	// An all-ones reader gives the largest value: delay = ceil exactly when
-	// (2⁶⁴−1) mod (ceil+1) = ceil, which holds for none in general, so use
-	// the sequence of ceilings derived from a zero reader instead: zero
-	// random gives zero delay (full jitter may wait nothing).
+	// Zero randomness gives zero delay: full jitter may wait nothing.
 	b := &Backoff{Rand: constReader(0)}
 	for range 5 {
 		if d := b.Next(); d != 0 {

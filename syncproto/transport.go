@@ -69,11 +69,11 @@ func NewStreamTransport(rw io.ReadWriteCloser, maxFrame int) *StreamTransport {
 
 // watch applies ctx to one I/O operation: it sets the deadline through set
 // (nil when the stream has none) and arranges for cancellation to interrupt
-// the operation, by an expired deadline or, without deadlines, by closing
-// the stream. The returned function must be called when the operation ends;
+// the operation, by an expired deadline or, without deadlines, by calling
+// interrupt (which closes the stream or expires a lower-level deadline). The returned function must be called when the operation ends;
 // it waits for an interrupt already under way so that a late one cannot hit
 // the next operation.
-func watch(ctx context.Context, set func(time.Time) error, closeFn func() error) func() {
+func watch(ctx context.Context, set func(time.Time) error, interrupt func() error) func() {
 	if set != nil {
 		d, _ := ctx.Deadline() // the zero time clears an earlier deadline
 		set(d)
@@ -87,7 +87,7 @@ func watch(ctx context.Context, set func(time.Time) error, closeFn func() error)
 		if set != nil {
 			set(past)
 		} else {
-			closeFn()
+			interrupt()
 		}
 	})
 	return func() {
