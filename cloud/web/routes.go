@@ -1,17 +1,25 @@
 package web
 
 import (
+	"net/http"
+	"strings"
+
 	"github.com/labstack/echo/v5"
+
+	"github.com/theonestack/visitor"
 )
 
-// publicRoutes are the routes that need no session, key or device: the
-// health checks, metrics, sign-in and pairing (DESIGN.md "Public routes").
-// Every other route must declare a permission (or another caller check)
-// when it is registered; TestEveryRouteDeclaresAccess enforces it.
-var publicRoutes = map[string]bool{
-	"GET /healthz": true,
-	"GET /readyz":  true,
-	"GET /metrics": true,
+// publicRoute reports whether a route needs no session, key or device:
+// the health checks, metrics, sign-in (/auth/*) and pairing
+// (/api/pairing/*), as DESIGN.md "Public routes" pins. Every other route
+// must declare a permission (or another caller check) when it is
+// registered; TestEveryRouteDeclaresAccess enforces it.
+func publicRoute(method, path string) bool {
+	switch method + " " + path {
+	case "GET /healthz", "GET /readyz", "GET /metrics":
+		return true
+	}
+	return strings.HasPrefix(path, "/auth/") || strings.HasPrefix(path, "/api/pairing/")
 }
 
 // routes is the route table, grouped by audience.
@@ -23,6 +31,29 @@ func (s *Server) routes() {
 	if s.cfg.MetricsAddr == "" {
 		e.GET("/metrics", echo.WrapHandler(s.MetricsHandler()))
 	}
+
+	// Sign-in through Hub (public).
+	e.GET("/auth/login", s.login)
+	e.GET("/auth/hub/callback", s.callback)
+	e.POST("/auth/logout", s.logout)
+
+	// JSON API: session cookie, a permission per route.
+	const get, post = http.MethodGet, http.MethodPost
+	s.route(get, "/api/v1/me", anySession, s.me)
+	s.route(get, "/api/v1/locations", anySession, s.listLocations)
+	s.route(post, "/api/v1/locations", visitor.PermLocationsManage, s.createLocation)
+	s.route(get, "/api/v1/hosts", visitor.PermHostsView, s.listHosts)
+	s.route(post, "/api/v1/hosts", visitor.PermHostsManage, s.createHost)
+	s.route(get, "/api/v1/visits", visitor.PermVisitorsView, s.listVisits)
+	s.route(post, "/api/v1/visits", visitor.PermVisitorsCheckin, s.checkIn)
+	s.route(post, "/api/v1/visits/:id/checkout", visitor.PermVisitorsCheckout, s.checkOut)
+	s.route(get, "/api/v1/preregistrations", visitor.PermPreregisterManage, s.listPreregistrations)
+	s.route(post, "/api/v1/preregistrations", visitor.PermPreregisterManage, s.createPreregistration)
+	s.route(get, "/api/v1/displays", visitor.PermAdminKiosk, s.listDisplays)
+	s.route(get, "/api/v1/audit", visitor.PermAdminSettings, s.listAudit)
+
+	// Console pages: session cookie, HTML.
+	s.route(get, "/", anySession, s.home)
 
 	// Kiosks: one WebSocket per device, authenticated by the device key.
 	if s.sync != nil {

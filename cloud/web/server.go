@@ -5,7 +5,10 @@
 package web
 
 import (
+	"crypto/rand"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -17,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/theonestack/visitor"
+	"github.com/theonestack/visitor/cloud/auth"
 	"github.com/theonestack/visitor/cloud/config"
 	"github.com/theonestack/visitor/cloud/store"
 )
@@ -33,6 +37,12 @@ type Deps struct {
 	// Sync, when set, serves the kiosk sync WebSocket at /api/sync. It
 	// authenticates the device itself (challenge signed by the device key).
 	Sync http.Handler
+	// Auth runs Hub sign-in and resolves sessions; nil builds one from
+	// Config (HUB_URL, HUB_ISSUER, PUBLIC_URL) with Now and Rand.
+	Auth *auth.Service
+	// Rand is the source of invite codes (and of session ids and login
+	// states when Auth is built here); nil means crypto/rand.
+	Rand io.Reader
 }
 
 // Server is the cloud's HTTP handler. Build it with New.
@@ -45,6 +55,9 @@ type Server struct {
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	sync     http.Handler
+	auth     *auth.Service
+	rand     io.Reader
+	handler  http.Handler
 
 	// perms records the permission each protected route declared, by
 	// "METHOD path"; routes.go fills it and a test checks every route is
@@ -64,6 +77,20 @@ func New(d Deps) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.rand = d.Rand
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	s.auth = d.Auth
+	if s.auth == nil {
+		a, err := auth.New(auth.Config{
+			HubURL: d.Config.HubURL, Issuer: d.Config.HubIssuer, SecureCookies: d.Config.SecureCookies(),
+		}, d.Store, auth.Options{Now: s.now, Rand: d.Rand, Logger: d.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("web: %w", err)
+		}
+		s.auth = a
+	}
 	if s.registry == nil {
 		s.registry = prometheus.NewRegistry()
 		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -75,13 +102,20 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.e = echo.NewWithConfig(echo.Config{Logger: s.log, HTTPErrorHandler: s.handleError})
-	s.e.Use(s.countRequests)
+	s.e.Use(s.countRequests, s.identity)
 	s.routes()
+	// Every state-changing request passes Go's cross-origin check: browsers
+	// say where a request comes from (Sec-Fetch-Site or Origin), and a
+	// cross-site write is refused; scripts, which send neither, pass.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))
+	s.handler = cop.Handler(s.e)
 	return s, nil
 }
 
-// Handler returns the http.Handler serving every route.
-func (s *Server) Handler() http.Handler { return s.e }
+// Handler returns the http.Handler serving every route, behind the
+// cross-origin protection.
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // MetricsHandler serves /metrics, for a separate listener.
 func (s *Server) MetricsHandler() http.Handler {
