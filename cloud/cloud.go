@@ -13,8 +13,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
+	"github.com/theonestack/visitor/cloud/auth"
 	"github.com/theonestack/visitor/cloud/config"
 	"github.com/theonestack/visitor/cloud/store"
 	"github.com/theonestack/visitor/cloud/web"
@@ -108,6 +110,10 @@ type Service struct {
 	servers []*http.Server
 	addr    string
 	errc    chan error
+
+	// stopWorkers cancels the background workers; workers waits for them.
+	stopWorkers context.CancelFunc
+	workers     sync.WaitGroup
 }
 
 // Start opens and migrates the store, listens on cfg.ListenAddr (port 0
@@ -126,7 +132,14 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (*Service, erro
 	if err != nil {
 		return nil, err
 	}
-	w, err := web.New(web.Deps{Store: db, Config: cfg, Logger: opts.Logger, Now: opts.Now})
+	authSvc, err := auth.New(auth.Config{
+		HubURL: cfg.HubURL, Issuer: cfg.HubIssuer, SecureCookies: cfg.SecureCookies(),
+	}, db, auth.Options{Now: opts.Now, Logger: opts.Logger})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	w, err := web.New(web.Deps{Store: db, Config: cfg, Logger: opts.Logger, Now: opts.Now, Auth: authSvc})
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -149,6 +162,12 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (*Service, erro
 		mux.Handle("GET /metrics", w.MetricsHandler())
 		s.serve(mln, mux)
 	}
+	// Register the permissions with Hub in the background: start-up never
+	// waits for Hub, and Shutdown stops the retries.
+	wctx, stop := context.WithCancel(context.Background())
+	s.stopWorkers = stop
+	reg := &auth.Registrar{HubURL: cfg.HubURL, Key: cfg.BusIntegrationKey, Logger: opts.Logger}
+	s.workers.Go(func() { reg.Run(wctx) })
 	s.log.Info("visitor-cloud serving", "addr", s.addr, "public_url", cfg.PublicURL, "database", string(db.Dialect()))
 	return s, nil
 }
@@ -180,6 +199,10 @@ func (s *Service) Store() *store.DB { return s.db }
 func (s *Service) Shutdown(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	if s.stopWorkers != nil {
+		s.stopWorkers()
+		s.workers.Wait()
+	}
 	var errs []error
 	for _, srv := range s.servers {
 		errs = append(errs, srv.Shutdown(ctx))
