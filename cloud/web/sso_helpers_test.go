@@ -87,11 +87,11 @@ func (rc *redirectCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // hubEnv is a development Hub on loopback plus the cloud's listener, so
 // each knows the other's URL before either serves.
 type hubEnv struct {
-	hub       *devhub.Hub
-	hubURL    string
-	cloudLn   net.Listener
-	cloudURL  string
-	hubCount  *redirectCounter
+	hub      *devhub.Hub
+	hubURL   string
+	cloudLn  net.Listener
+	cloudURL string
+	hubCount *redirectCounter
 }
 
 func newHubEnv(_ context.Context, t *testing.T, alg string) *hubEnv {
