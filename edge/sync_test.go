@@ -33,11 +33,11 @@ type fakeCloud struct {
 	cursors     []string // changes_ack cursors received
 	helloCursor []string
 
-	rejectSeq   map[int64]bool // ops rejected as poison
-	dupAcks     bool           // send every ack twice
-	gapBatch    int64          // on the first connection, drop this batch's first op (a gap)
-	dropAfter   int            // drop connection n (1-based) right after its welcome
-	loseAckConn int            // on connection n, apply the first push then hang up without acking
+	rejectSeq   map[int64]bool                      // ops rejected as poison
+	dupAcks     bool                                // send every ack twice
+	gapBatch    int64                               // on the first connection, drop this batch's first op (a gap)
+	dropAfter   int                                 // drop connection n (1-based) right after its welcome
+	loseAckConn int                                 // on connection n, apply the first push then hang up without acking
 	onConnect   func(n int, c *syncproto.Conn) bool // after welcome; false ends the connection
 	live        *syncproto.Conn                     // the latest connection
 }
