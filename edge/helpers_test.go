@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"database/sql"
 	"encoding/json"
-	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -140,5 +139,3 @@ func count(t *testing.T, db *store.DB, query string, args ...any) int {
 	}
 	return n
 }
-
-var _ = fmt.Sprintf

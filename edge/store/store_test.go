@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/theonestack/visitor/edge/store"
+	"github.com/theonestack/visitor/syncproto"
 )
 
 func TestOpenSetsDurablePragmas(t *testing.T) {
@@ -102,5 +104,33 @@ func TestCorruptDatabaseIsMovedAside(t *testing.T) {
 				t.Errorf("new database not writable: %v", err)
 			}
 		})
+	}
+}
+
+func TestApplyChangesIsAtomicWithCursor(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	items := []syncproto.Change{
+		{Entity: syncproto.EntityHost, ID: "h1", Op: syncproto.ChangeUpsert, Data: json.RawMessage(`{"name":"Ada","active":true}`)},
+		{Entity: syncproto.EntityHost, ID: "h2", Op: syncproto.ChangeUpsert, Data: json.RawMessage(`{"name":2}`)},
+	}
+	if err := db.ApplyChanges(ctx, items, "c1"); err == nil {
+		t.Fatal("a broken item was applied")
+	}
+	var n int
+	db.Read().QueryRowContext(ctx, `SELECT count(*) FROM hosts`).Scan(&n)
+	if cur, _ := db.Cursor(ctx); n != 0 || cur != "" {
+		t.Errorf("after a failed frame: %d hosts, cursor %q; want none of it", n, cur)
+	}
+	if err := db.ApplyChanges(ctx, items[:1], "c1"); err != nil {
+		t.Fatal(err)
+	}
+	db.Read().QueryRowContext(ctx, `SELECT count(*) FROM hosts`).Scan(&n)
+	if cur, _ := db.Cursor(ctx); n != 1 || cur != "c1" {
+		t.Errorf("after a good frame: %d hosts, cursor %q", n, cur)
 	}
 }
