@@ -13,11 +13,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/theonestack/visitor/cloud/auth"
+	"github.com/theonestack/visitor/cloud/billing"
+	"github.com/theonestack/visitor/cloud/bus"
 	"github.com/theonestack/visitor/cloud/config"
+	"github.com/theonestack/visitor/cloud/integration"
 	"github.com/theonestack/visitor/cloud/store"
 	"github.com/theonestack/visitor/cloud/web"
 )
@@ -25,6 +29,8 @@ import (
 // Usage is the command-line synopsis.
 const Usage = `usage: visitor-cloud [serve] [flags]   run the service (the default)
        visitor-cloud migrate [flags]   apply database migrations and exit
+       visitor-cloud billing run --date YYYY-MM-DD [flags]
+                                       send that day's usage reports now (idempotent)
 
 Every flag is also an environment variable; see README.md or -h.`
 
@@ -53,8 +59,17 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
+	var day string
 	switch cmd {
 	case "serve", "migrate":
+	case "billing":
+		if len(args) == 0 || args[0] != "run" {
+			return &UsageError{fmt.Errorf("usage: visitor-cloud billing run --date YYYY-MM-DD [flags]")}
+		}
+		var err error
+		if day, args, err = takeDate(args[1:]); err != nil {
+			return &UsageError{err}
+		}
 	default:
 		return &UsageError{fmt.Errorf("unknown command %q\n%s", cmd, Usage)}
 	}
@@ -67,6 +82,22 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	logger := NewLogger(cfg, stderr)
 	switch cmd {
+	case "billing":
+		d, err := billing.ParseDay(day)
+		if err != nil {
+			return &UsageError{fmt.Errorf("--date: %w", err)}
+		}
+		db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		r := billing.New(db, cfg.HubURL, cfg.BusIntegrationKey, billing.Options{Logger: logger})
+		if err := r.RunDay(ctx, d); err != nil {
+			return fmt.Errorf("billing run %s: %w", day, err)
+		}
+		logger.Info("billing reports sent", "date", day)
+		return nil
 	case "migrate":
 		db, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Logger: logger})
 		if err != nil {
@@ -82,6 +113,33 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	<-ctx.Done()
 	logger.Info("shutting down")
 	return svc.Shutdown(context.Background())
+}
+
+// takeDate removes --date VALUE (or --date=VALUE) from args.
+func takeDate(args []string) (string, []string, error) {
+	var rest []string
+	date := ""
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--date" || a == "-date":
+			if i+1 >= len(args) {
+				return "", nil, fmt.Errorf("--date needs a value (YYYY-MM-DD)")
+			}
+			date = args[i+1]
+			i++
+		case strings.HasPrefix(a, "--date=") || strings.HasPrefix(a, "-date="):
+			date = a[strings.IndexByte(a, '=')+1:]
+		default:
+			rest = append(rest, a)
+		}
+	}
+	if date == "" {
+		return "", nil, fmt.Errorf("billing run needs --date YYYY-MM-DD")
+	}
+	if _, err := billing.ParseDay(date); err != nil {
+		return "", nil, fmt.Errorf("--date: %w", err)
+	}
+	return date, rest, nil
 }
 
 // NewLogger builds the service's slog logger from the configuration.
@@ -139,7 +197,8 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (*Service, erro
 		db.Close()
 		return nil, err
 	}
-	w, err := web.New(web.Deps{Store: db, Config: cfg, Logger: opts.Logger, Now: opts.Now, Auth: authSvc})
+	integ := integration.New(db, integration.Options{PlatformKey: cfg.IntegrationKey, Logger: opts.Logger, Now: opts.Now})
+	w, err := web.New(web.Deps{Store: db, Config: cfg, Logger: opts.Logger, Now: opts.Now, Auth: authSvc, Integration: integ})
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -168,6 +227,14 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (*Service, erro
 	s.stopWorkers = stop
 	reg := &auth.Registrar{HubURL: cfg.HubURL, Key: cfg.BusIntegrationKey, Logger: opts.Logger}
 	s.workers.Go(func() { reg.Run(wctx) })
+	// Bus delivery from the outbox, the daily billing report, and the
+	// purge of expired sessions and used token ids: each runs on one
+	// instance at a time where that matters (leases in the database).
+	relay := bus.New(db, cfg.BusURL, cfg.BusSDKKey, bus.Options{Logger: opts.Logger, Now: opts.Now})
+	s.workers.Go(func() { relay.Run(wctx) })
+	reporter := billing.New(db, cfg.HubURL, cfg.BusIntegrationKey, billing.Options{Logger: opts.Logger, Now: opts.Now})
+	s.workers.Go(func() { reporter.Run(wctx) })
+	s.workers.Go(func() { purge(wctx, db, s.log) })
 	s.log.Info("visitor-cloud serving", "addr", s.addr, "public_url", cfg.PublicURL, "database", string(db.Dialect()))
 	return s, nil
 }
@@ -186,6 +253,25 @@ func (s *Service) serve(ln net.Listener, h http.Handler) {
 			s.errc <- err
 		}
 	}()
+}
+
+// purge deletes expired sessions, used token ids past their expiry plus
+// leeway, and expired leases, every ten minutes until ctx ends.
+func purge(ctx context.Context, db *store.DB, log *slog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := db.PurgeExpired(ctx, auth.DefaultLeeway); err != nil && ctx.Err() == nil {
+			log.Warn("purge expired rows", "err", err)
+		} else if n > 0 {
+			log.Debug("purged expired rows", "rows", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Addr is the address the service listens on.

@@ -50,6 +50,9 @@ func (db *DB) CreateLocation(ctx context.Context, tenantID string, l visitor.Loc
 		if err := tx.appendChange(ctx, tenantID, l.ID, "location", l.ID, "upsert", l); err != nil {
 			return err
 		}
+		if err := tx.indexTerms(ctx, tenantID, searchLocation, l.ID, l.Name, l.Address); err != nil {
+			return err
+		}
 		return tx.audit(ctx, tenantID, actor, "location.create", l.ID, map[string]string{"name": l.Name})
 	})
 	return l, err

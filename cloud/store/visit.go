@@ -116,6 +116,9 @@ func (tx *Tx) checkIn(ctx context.Context, v visitor.Visit, actor Actor) (visito
 	if err := tx.visitEvent(ctx, v, visitor.EventCheckedIn, v.CheckedInAt, actor); err != nil {
 		return visitor.Visit{}, err
 	}
+	if err := tx.indexTerms(ctx, v.TenantID, searchVisit, v.ID, v.Visitor.Name, v.Visitor.Email, v.Visitor.Company); err != nil {
+		return visitor.Visit{}, err
+	}
 	if err := tx.appendEvent(ctx, visitor.OutboxEvent{
 		TenantID: v.TenantID, Type: visitor.EventCheckedIn, Subject: v.ID, Time: v.CheckedInAt,
 		Data: visitEventData(v, loc, host),

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"github.com/theonestack/visitor/cloud/integration"
 	"net/http"
 	"strings"
 
@@ -54,6 +55,14 @@ func (s *Server) routes() {
 
 	// Console pages: session cookie, HTML.
 	s.route(get, "/", anySession, s.home)
+
+	// Integrations: X-Integration-Key, checked by the handler.
+	if s.integ != nil {
+		for _, r := range integration.Routes() {
+			e.Add(r[0], r[1], echo.WrapHandler(s.integ))
+			s.perms[r[0]+" "+r[1]] = integrationKey
+		}
+	}
 
 	// Kiosks: one WebSocket per device, authenticated by the device key.
 	if s.sync != nil {

@@ -37,6 +37,10 @@ type Deps struct {
 	// Sync, when set, serves the kiosk sync WebSocket at /api/sync. It
 	// authenticates the device itself (challenge signed by the device key).
 	Sync http.Handler
+	// Integration, when set, serves the endpoints external systems call
+	// with an X-Integration-Key (search provider and integration API); it
+	// authenticates the key itself.
+	Integration http.Handler
 	// Auth runs Hub sign-in and resolves sessions; nil builds one from
 	// Config (HUB_URL, HUB_ISSUER, PUBLIC_URL) with Now and Rand.
 	Auth *auth.Service
@@ -55,6 +59,7 @@ type Server struct {
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	sync     http.Handler
+	integ    http.Handler
 	auth     *auth.Service
 	rand     io.Reader
 	handler  http.Handler
@@ -72,7 +77,7 @@ func New(d Deps) (*Server, error) {
 	}
 	s := &Server{
 		store: d.Store, cfg: d.Config, log: d.Logger.With("component", "web"), now: d.Now,
-		registry: d.Registry, perms: map[string]visitor.Permission{}, sync: d.Sync,
+		registry: d.Registry, perms: map[string]visitor.Permission{}, sync: d.Sync, integ: d.Integration,
 	}
 	if s.now == nil {
 		s.now = time.Now
