@@ -64,3 +64,13 @@ test-race:
 
 clean:
 	rm -rf $(BIN)
+
+# package builds the Debian packages visitor-cloud and visitor-kiosk into
+# $(DIST)/ with nfpm (pinned in tools/go.mod); packaging/build does the
+# work. PKG_VERSION overrides the version made from git describe,
+# PKG_BUILDFLAGS the go build flags (default -trimpath).
+DIST ?= dist
+PKG_BUILDFLAGS ?= -trimpath
+.PHONY: package
+package:
+	GO="$(GO)" DIST="$(DIST)" PKG_VERSION="$(PKG_VERSION)" PKG_BUILDFLAGS="$(PKG_BUILDFLAGS)" ./packaging/build
