@@ -96,3 +96,31 @@ func TestSearch(t *testing.T) {
 		}
 	})
 }
+
+func TestImportVisitsIsRerunnableAndSearchable(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, engine storetest.Engine) {
+		ctx := context.Background()
+		f := newFixture(t, engine)
+		at := f.clock.Now().AddDate(0, -2, 0)
+		visits := []visitor.Visit{
+			{ID: "0190aaaa-0000-7000-8000-000000000001", LocationID: f.loc.ID, Visitor: visitor.Person{Name: "Émile Zola"}, CheckedInAt: at, CheckedOutAt: at.Add(time.Hour)},
+			{ID: "0190aaaa-0000-7000-8000-000000000002", LocationID: f.loc.ID, Visitor: visitor.Person{Name: "Marie Curie", Company: "Sorbonne"}, CheckedInAt: at},
+		}
+		n, err := f.db.ImportVisits(ctx, "org_acme", visits, staff)
+		if err != nil || n != 2 {
+			t.Fatalf("import = %d, %v", n, err)
+		}
+		if n, err := f.db.ImportVisits(ctx, "org_acme", visits, staff); err != nil || n != 0 {
+			t.Errorf("rerun added %d, %v; want 0", n, err)
+		}
+		if r, _ := f.db.Search(ctx, "org_acme", "emile", 10); len(r.Visitors) != 1 || r.Visitors[0].Status != "checked_out" {
+			t.Errorf("imported visit not searchable: %+v", r)
+		}
+		if n := len(eventsOfType(t, f.db, "org_acme", visitor.EventCheckedIn)); n != 0 {
+			t.Errorf("import emitted %d Bus events", n)
+		}
+		if _, err := f.db.ImportVisits(ctx, "org_globex", visits[:1], staff); visitor.ErrorCode(err) != visitor.ENOTFOUND {
+			t.Errorf("import into another tenant's location: %v", err)
+		}
+	})
+}
