@@ -4,6 +4,7 @@
 #   make test    vet and test everything (starts a throwaway PostgreSQL; Xvfb for the kiosk)
 #   make deps    install the Debian packages the build and tests need (apt-get, as root)
 #   make build   build the four binaries into bin/
+#   make bench   measure the figures of DESIGN.md §9 ("name value unit" lines)
 
 SHELL := /bin/bash
 GO    ?= go
@@ -19,7 +20,7 @@ DEB_PACKAGES := gcc pkg-config libgl1-mesa-dev xorg-dev libwayland-dev libxkbcom
 # syncproto, pairing).
 RACE_PKGS := ./syncproto/... ./pairing/... ./edge/... ./cloud/...
 
-.PHONY: all deps build run test test-go test-race vet fmt clean
+.PHONY: all deps build run test test-go test-race vet fmt clean bench
 
 all: build
 
@@ -61,6 +62,13 @@ test-go:
 
 test-race:
 	$(GO) test -count=1 -race $(RACE_PKGS)
+
+# bench prints one "name value unit" line per figure of DESIGN.md §9, with
+# the machine's raw ceilings measured in the same run. It takes a few
+# minutes (the search corpus alone is a million visits); progress goes to
+# stderr. BENCH_FLAGS=-quick runs small sizes.
+bench:
+	./scripts/with-postgres $(GO) run ./perf/cmd/visitor-bench $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(BIN)
