@@ -463,4 +463,3 @@ func freeAddr(t *testing.T) string {
 	defer l.Close()
 	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
-
