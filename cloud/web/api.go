@@ -343,19 +343,6 @@ func inviteCode(r io.Reader) (string, error) {
 	return b.String(), nil
 }
 
-func (s *Server) listDisplays(c *echo.Context) error {
-	sess, _ := session(c)
-	limit, cursor, err := paging(c)
-	if err != nil {
-		return err
-	}
-	items, next, err := s.store.Devices(c.Request().Context(), sess.TenantID, limit, cursor)
-	if err != nil {
-		return err
-	}
-	return listPage(c, "displays", items, next)
-}
-
 func (s *Server) listAudit(c *echo.Context) error {
 	sess, _ := session(c)
 	limit, cursor, err := paging(c)

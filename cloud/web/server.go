@@ -22,6 +22,7 @@ import (
 	"github.com/theonestack/visitor"
 	"github.com/theonestack/visitor/cloud/auth"
 	"github.com/theonestack/visitor/cloud/config"
+	"github.com/theonestack/visitor/cloud/displays"
 	"github.com/theonestack/visitor/cloud/store"
 )
 
@@ -47,6 +48,9 @@ type Deps struct {
 	// Rand is the source of invite codes (and of session ids and login
 	// states when Auth is built here); nil means crypto/rand.
 	Rand io.Reader
+	// Displays runs kiosk pairing and the Displays API; nil builds one
+	// over Store with PUBLIC_URL, Now, Rand and no live-connection hooks.
+	Displays *displays.Service
 }
 
 // Server is the cloud's HTTP handler. Build it with New.
@@ -63,6 +67,8 @@ type Server struct {
 	auth     *auth.Service
 	rand     io.Reader
 	handler  http.Handler
+	displays *displays.Service
+	pairing  pairingPages
 
 	// perms records the permission each protected route declared, by
 	// "METHOD path"; routes.go fills it and a test checks every route is
@@ -95,6 +101,14 @@ func New(d Deps) (*Server, error) {
 			return nil, fmt.Errorf("web: %w", err)
 		}
 		s.auth = a
+	}
+	s.displays = d.Displays
+	if s.displays == nil {
+		s.displays = displays.New(d.Store, d.Config.PublicURL, displays.Options{Now: s.now, Rand: d.Rand, Logger: d.Logger})
+	}
+	var err error
+	if s.pairing, err = parsePairingPages(); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
 	}
 	if s.registry == nil {
 		s.registry = prometheus.NewRegistry()
