@@ -26,6 +26,7 @@ func TestUnits(t *testing.T) {
 			{"Service", "StateDirectory", "visitor-cloud"},
 			{"Service", "WorkingDirectory", "/var/lib/visitor-cloud"},
 			{"Service", "Restart", "on-failure"},
+			{"Service", "RestartPreventExitStatus", "2"},
 			{"Service", "ProtectSystem", "strict"},
 			{"Service", "ProtectHome", "yes"},
 			{"Service", "NoNewPrivileges", "yes"},
