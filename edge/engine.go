@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/theonestack/visitor"
 	"github.com/theonestack/visitor/edge/edgeapi"
+	"github.com/theonestack/visitor/edge/printq"
 	"github.com/theonestack/visitor/edge/store"
 	"github.com/theonestack/visitor/edge/syncclient"
 	"github.com/theonestack/visitor/syncproto"
@@ -58,6 +59,11 @@ type Options struct {
 	// Sync adjusts the sync client (tests: Dial, BackoffBase, BackoffCap).
 	// CloudURL, BootID, Mono, Now, Rand and Logger are filled by Open.
 	Sync syncclient.Options
+	// PrintBadges queues a badge for every check-in (the kiosk app sets
+	// it; run the printer with RunPrinter). Print adjusts the queue; Env,
+	// Now, NewID and Logger are filled by Open.
+	PrintBadges bool
+	Print       printq.Options
 }
 
 // Engine is the kiosk engine over one data directory. Its methods are safe
@@ -71,6 +77,9 @@ type Engine struct {
 	mono   func() int64
 	bootID string
 	log    *slog.Logger
+	// pairing runs StartPairing (pairing.go).
+	pairing *pairer
+	printq *printq.Queue // nil unless Options.PrintBadges
 }
 
 var _ edgeapi.Service = (*Engine)(nil)
@@ -117,11 +126,26 @@ func Open(ctx context.Context, cfg Config, opts Options) (*Engine, error) {
 	}
 	so.AppVersion = opts.AppVersion
 	e.sync = syncclient.New(db, so)
+	e.pairing = newPairer(e, opts.Rand)
+	if opts.PrintBadges {
+		po := opts.Print
+		po.Env, po.Now, po.NewID = e.env, opts.Now, opts.NewID
+		if po.Logger == nil {
+			po.Logger = opts.Logger
+		}
+		if e.printq, err = printq.New(ctx, db, cfg.DataDir, po); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("print queue: %w", err)
+		}
+	}
 	return e, nil
 }
 
 // Close closes the store. Stop RunSync (cancel its context) first.
-func (e *Engine) Close() error { return e.db.Close() }
+func (e *Engine) Close() error {
+	e.pairing.stop()
+	return e.db.Close()
+}
 
 // Store returns the engine's store (for the kiosk's print queue and tests).
 func (e *Engine) Store() *store.DB { return e.db }
@@ -185,6 +209,7 @@ func (e *Engine) CheckIn(ctx context.Context, req CheckInRequest) (visitor.Visit
 	}
 	e.log.Info("visitor checked in", "visit_id", v.ID, "badge", v.BadgeNumber != "")
 	e.sync.Notify()
+	e.queueBadge(ctx, v)
 	return v, nil
 }
 
