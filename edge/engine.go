@@ -77,9 +77,10 @@ type Engine struct {
 	mono   func() int64
 	bootID string
 	log    *slog.Logger
+	printq *printq.Queue // nil unless Options.PrintBadges
+
 	// pairing runs StartPairing (pairing.go).
 	pairing *pairer
-	printq *printq.Queue // nil unless Options.PrintBadges
 }
 
 var _ edgeapi.Service = (*Engine)(nil)

@@ -35,6 +35,7 @@ func Handler(svc edgeapi.Service, logger *slog.Logger) http.Handler {
 	mux.HandleFunc("POST /v1/checkouts", a.checkOut)
 	mux.HandleFunc("GET /v1/visits", a.visits)
 	mux.HandleFunc("GET /v1/hosts", a.hosts)
+	mux.HandleFunc("POST /v1/pairing", a.pairing)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errorBody{Error: visitor.ENOTFOUND, Message: "no such endpoint"})
 	})
@@ -202,4 +203,26 @@ func (a *api) hosts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"hosts": hosts, "next_cursor": ""})
+}
+
+// pairing is POST /v1/pairing: start pairing (or return the live code).
+// 409 already_paired on a paired kiosk; 503 cloud_unreachable when no code
+// could be had.
+func (a *api) pairing(w http.ResponseWriter, r *http.Request) {
+	p, ok := a.svc.(edgeapi.Pairer)
+	if !ok {
+		writeJSON(w, http.StatusNotFound, errorBody{Error: visitor.ENOTFOUND, Message: "this kiosk cannot pair"})
+		return
+	}
+	code, err := p.StartPairing(r.Context())
+	switch visitor.ErrorCode(err) {
+	case "":
+		writeJSON(w, http.StatusOK, code)
+	case edgeapi.CodeAlreadyPaired:
+		writeJSON(w, http.StatusConflict, errorBody{Error: edgeapi.CodeAlreadyPaired, Message: visitor.ErrorMessage(err)})
+	case edgeapi.CodeCloudUnreachable:
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: edgeapi.CodeCloudUnreachable, Message: visitor.ErrorMessage(err)})
+	default:
+		a.fail(w, r, err)
+	}
 }
