@@ -23,6 +23,7 @@ import (
 	"github.com/theonestack/visitor/cloud/config"
 	"github.com/theonestack/visitor/cloud/integration"
 	"github.com/theonestack/visitor/cloud/store"
+	"github.com/theonestack/visitor/cloud/syncserver"
 	"github.com/theonestack/visitor/cloud/web"
 )
 
@@ -166,6 +167,7 @@ type Service struct {
 	db      *store.DB
 	web     *web.Server
 	servers []*http.Server
+	sync    *syncserver.Server // kiosk connections at /api/sync
 	addr    string
 	errc    chan error
 
@@ -198,14 +200,17 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (*Service, erro
 		return nil, err
 	}
 	integ := integration.New(db, integration.Options{PlatformKey: cfg.IntegrationKey, Logger: opts.Logger, Now: opts.Now})
-	w, err := web.New(web.Deps{Store: db, Config: cfg, Logger: opts.Logger, Now: opts.Now, Auth: authSvc, Integration: integ})
+	syncSrv := syncserver.New(db, syncserver.Options{Logger: opts.Logger, Now: opts.Now})
+	w, err := web.New(web.Deps{Store: db, Config: cfg, Logger: opts.Logger, Now: opts.Now, Auth: authSvc, Integration: integ, Sync: syncSrv})
 	if err != nil {
+		syncSrv.Shutdown(context.Background())
 		db.Close()
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: opts.Logger, db: db, web: w, errc: make(chan error, 2)}
+	s := &Service{cfg: cfg, log: opts.Logger, db: db, web: w, sync: syncSrv, errc: make(chan error, 2)}
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
+		syncSrv.Shutdown(context.Background())
 		db.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
 	}
@@ -290,6 +295,9 @@ func (s *Service) Shutdown(ctx context.Context) error {
 		s.workers.Wait()
 	}
 	var errs []error
+	if s.sync != nil { // kiosks get bye "shutdown"; http.Server.Shutdown does not wait for WebSockets
+		errs = append(errs, s.sync.Shutdown(ctx))
+	}
 	for _, srv := range s.servers {
 		errs = append(errs, srv.Shutdown(ctx))
 	}
