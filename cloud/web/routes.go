@@ -69,8 +69,39 @@ func (s *Server) routes() {
 	s.route(post, "/api/v1/displays/:id/unpair", visitor.PermAdminKiosk, s.unpairDisplay)
 	s.route(post, "/api/v1/displays/:id/revoke", visitor.PermAdminKiosk, s.revokeDisplay)
 
-	// Console pages: session cookie, HTML.
-	s.route(get, "/", anySession, s.home)
+	// Console pages: session cookie, HTML; each page and action declares
+	// its permission like the JSON API (the navigation shows only what the
+	// session may use). The templates are embedded and parsed here, once:
+	// a broken one stops start-up.
+	con, err := newConsole(s)
+	if err != nil {
+		panic(err) // embedded templates: a build defect, caught by every test
+	}
+	s.route(get, "/", anySession, con.home)
+	s.route(get, "/static/*", anySession, con.static)
+	s.route(get, "/visits", visitor.PermVisitorsView, con.visits)
+	s.route(get, "/visits/live", visitor.PermVisitorsView, con.visitsLive)
+	s.route(get, "/visits/new", visitor.PermVisitorsCheckin, con.checkinForm)
+	s.route(post, "/visits", visitor.PermVisitorsCheckin, con.checkin)
+	s.route(post, "/visits/:id/checkout", visitor.PermVisitorsCheckout, con.checkout)
+	s.route(get, "/onsite", visitor.PermVisitorsView, con.onsite)
+	s.route(get, "/preregistrations", visitor.PermPreregisterManage, con.preregistrations)
+	s.route(post, "/preregistrations", visitor.PermPreregisterManage, con.createPrereg)
+	s.route(post, "/preregistrations/:id/cancel", visitor.PermPreregisterManage, con.cancelPrereg)
+	s.route(get, "/hosts", visitor.PermHostsView, con.hosts)
+	s.route(post, "/hosts", visitor.PermHostsManage, con.createHost)
+	s.route(get, "/badges", visitor.PermBadgesManage, con.badges)
+	s.route(post, "/badges", visitor.PermBadgesManage, con.addBadge)
+	s.route(post, "/badges/:id/status", visitor.PermBadgesManage, con.badgeStatus)
+	s.route(get, "/locations", anySession, con.locations)
+	s.route(post, "/locations", visitor.PermLocationsManage, con.createLocation)
+	s.route(get, "/displays", visitor.PermAdminKiosk, con.displays)
+	s.route(get, "/settings", visitor.PermAdminSettings, con.settings)
+	s.route(post, "/settings", visitor.PermAdminSettings, con.saveSettings)
+	s.route(post, "/settings/keys", visitor.PermAdminSettings, con.createKey)
+	s.route(post, "/settings/keys/:id/revoke", visitor.PermAdminSettings, con.revokeKey)
+	s.route(get, "/audit", visitor.PermAdminSettings, con.audit)
+	s.route(get, "/api/v1/export/visits.csv", visitor.PermReportsExport, con.exportVisits)
 
 	// Integrations: X-Integration-Key, checked by the handler.
 	if s.integ != nil {
