@@ -301,9 +301,9 @@ type displaysView struct {
 	Locations []visitor.Location
 }
 
-// displays is GET /displays: the tenant's kiosks with their state, and
-// the forms to pair by code, unpair and revoke (posting to the pairing
-// JSON API).
+// displays is GET /displays: the tenant's kiosks from the displays
+// service (online means a live sync connection), and the forms to pair by
+// code, rename, unpair and revoke, which post to the Displays JSON API.
 func (c *console) displays(e *echo.Context) error {
 	sess, _ := session(e)
 	ctx := e.Request().Context()
@@ -311,16 +311,14 @@ func (c *console) displays(e *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	devs, _, err := c.s.store.Devices(ctx, sess.TenantID, store.MaxLimit, "")
+	devs, _, err := c.s.displays.List(ctx, sess.TenantID, store.MaxLimit, "")
 	if err != nil {
 		return err
 	}
-	now := c.s.now()
 	view := displaysView{Locations: d.locations}
 	for _, dv := range devs {
 		l := d.locByID[dv.LocationID]
-		view.Rows = append(view.Rows, displayRow{Device: dv, Location: l.Name,
-			Online:   dv.Status == visitor.DeviceActive && !dv.LastSeenAt.IsZero() && now.Sub(dv.LastSeenAt) < 2*time.Minute,
+		view.Rows = append(view.Rows, displayRow{Device: dv.Device, Location: l.Name, Online: dv.Online,
 			LastSeen: fmtTime(dv.LastSeenAt, loadTZ(l.Timezone))})
 	}
 	return c.render(e, http.StatusOK, "displays", "Displays", nil, view)

@@ -1,8 +1,11 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/csv"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,6 +23,7 @@ import (
 	"github.com/theonestack/visitor/cloud/store/storetest"
 	"github.com/theonestack/visitor/cloud/web"
 	"github.com/theonestack/visitor/internal/testenv"
+	"github.com/theonestack/visitor/pairing"
 )
 
 // browser starts a headless Chromium for t and returns its context.
@@ -210,9 +214,64 @@ func TestConsoleInBrowser(t *testing.T) {
 		screenshot(t, bctx, "visitor-log.png")
 	})
 
-	t.Run("displays page", func(t *testing.T) {
-		if err := chromedp.Do(bctx, chromedp.Navigate(c.url+"/displays"), chromedp.WaitVisible(chromedp.CSS(`#displays`))); err != nil {
+	t.Run("pair a display", func(t *testing.T) {
+		// A kiosk asks for codes, as visitor-edge does on its pairing screen.
+		pub, _, err := ed25519.GenerateKey(nil)
+		if err != nil {
 			t.Fatal(err)
+		}
+		reqBody, _ := json.Marshal(pairing.DeviceCodeRequest{PublicKey: pairing.EncodePublicKey(pub), Name: "lobby-kiosk"})
+		resp, err := http.Post(c.url+pairing.PathDeviceCode, "application/json", bytes.NewReader(reqBody))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var codes pairing.DeviceCodeResponse
+		err = json.NewDecoder(resp.Body).Decode(&codes)
+		resp.Body.Close()
+		if err != nil || codes.UserCode == "" {
+			t.Fatalf("device code = %d %+v %v", resp.StatusCode, codes, err)
+		}
+		// A wrong code first: the message shows next to the field, nothing is paired.
+		err = chromedp.Do(bctx,
+			chromedp.Navigate(c.url+"/displays"),
+			chromedp.WaitVisible(chromedp.CSS(`#pair-form`)),
+			chromedp.SendKeys(chromedp.CSS(`#d-code`), "ZZZZ-ZZZZ"),
+			chromedp.SendKeys(chromedp.CSS(`#d-name`), "Front desk"),
+			chromedp.Click(chromedp.CSS(`#pair-form button[type=submit]`)),
+			chromedp.Poll[chromedp.Void](`Array.from(document.querySelectorAll("#pair-form [data-error-for]")).some(e => e.textContent.length > 0)`,
+				chromedp.WithPollingTimeout(5*time.Second)),
+		)
+		if err != nil {
+			t.Fatalf("wrong code: %v", err)
+		}
+		name, _ := chromedp.Run(bctx, chromedp.Value(chromedp.CSS(`#d-name`)))
+		if name != "Front desk" {
+			t.Errorf("display name after a refused code = %q", name)
+		}
+		err = chromedp.Do(bctx,
+			chromedp.SetValue(chromedp.CSS(`#d-code`), strings.ToLower(codes.UserCode)),
+			chromedp.SetValue(chromedp.CSS(`#d-location`), loc.ID),
+			chromedp.Click(chromedp.CSS(`#pair-form button[type=submit]`)),
+		)
+		if err != nil {
+			t.Fatalf("approve: %v", err)
+		}
+		// The page reloads on success; wait for the device in the store.
+		var devs []visitor.Device
+		for deadline := time.Now().Add(5 * time.Second); len(devs) == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if devs, _, err = c.db.Devices(ctx, "org_acme", 10, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(devs) != 1 || devs[0].Name != "Front desk" || devs[0].LocationID != loc.ID || devs[0].Status != visitor.DeviceActive {
+			t.Fatalf("devices after approval = %+v", devs)
+		}
+		if err := chromedp.Do(bctx, chromedp.Navigate(c.url+"/displays"), chromedp.WaitVisible(chromedp.CSS(`#display-`+devs[0].ID))); err != nil {
+			t.Fatal(err)
+		}
+		row, _ := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`#display-`+devs[0].ID)))
+		if !strings.Contains(row, "HQ Lobby") || !strings.Contains(row, "active") {
+			t.Errorf("display row = %q", row)
 		}
 		screenshot(t, bctx, "displays.png")
 	})

@@ -50,7 +50,7 @@
     var body = {};
     new FormData(form).forEach(function (v, k) { body[k] = v; });
     fetch(form.dataset.jsonAction, {
-      method: "POST", credentials: "same-origin",
+      method: form.dataset.method || "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "Accept": "application/json" },
       body: JSON.stringify(body)
     }).then(function (resp) {
