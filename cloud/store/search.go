@@ -11,6 +11,8 @@ import (
 	"golang.org/x/text/runes"
 	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/theonestack/visitor"
 )
 
 // Search kinds.
@@ -128,64 +130,74 @@ func (db *DB) Search(ctx context.Context, tenantID, q string, limit int) (Search
 	if err != nil {
 		return res, err
 	}
-	locIDs, err := db.matching(ctx, tenantID, searchLocation, words, limit)
+	locMatches, err := db.matching(ctx, tenantID, searchLocation, words, limit)
 	if err != nil {
 		return res, err
 	}
-	// Latest visit per visitor, newest first.
-	byPerson := map[string]SearchVisitor{}
-	for _, id := range visitIDs {
-		v, err := db.Visit(ctx, tenantID, id)
-		if err != nil {
-			continue // removed since it was indexed
-		}
+	locIDs := append([]string(nil), locMatches...)
+	visits, err := db.visitsByID(ctx, tenantID, visitIDs)
+	if err != nil {
+		return res, err
+	}
+	// Latest visit per visitor (UUIDv7 ids sort by creation), newest first.
+	byPerson := map[string]visitor.Visit{}
+	for _, v := range visits {
 		key := v.Visitor.Email
 		if key == "" {
 			key = "name:" + strings.ToLower(v.Visitor.Name)
 		}
-		if cur, ok := byPerson[key]; ok && cur.ID > v.ID {
-			continue // UUIDv7 ids sort by creation: keep the latest
+		if cur, ok := byPerson[key]; !ok || v.ID > cur.ID {
+			byPerson[key] = v
 		}
-		byPerson[key] = SearchVisitor{ID: v.ID, Name: v.Visitor.Name, Company: v.Visitor.Company, Status: string(v.Status),
-			Location: SearchRef{ID: v.LocationID}, CheckedInAt: v.CheckedInAt}
 	}
-	for _, sv := range byPerson {
-		if l, err := db.Location(ctx, tenantID, sv.Location.ID); err == nil {
-			sv.Location.Name = l.Name
+	latest := make([]visitor.Visit, 0, len(byPerson))
+	for _, v := range byPerson {
+		latest = append(latest, v)
+	}
+	sort.Slice(latest, func(i, j int) bool { return latest[i].ID > latest[j].ID })
+	if len(latest) > limit {
+		latest = latest[:limit]
+	}
+	locIDs = appendLocationIDs(locIDs, latest)
+	locs, err := db.locationsByID(ctx, tenantID, locIDs)
+	if err != nil {
+		return res, err
+	}
+	for _, v := range latest {
+		res.Visitors = append(res.Visitors, SearchVisitor{ID: v.ID, Name: v.Visitor.Name, Company: v.Visitor.Company,
+			Status: string(v.Status), Location: SearchRef{ID: v.LocationID, Name: locs[v.LocationID].Name}, CheckedInAt: v.CheckedInAt})
+	}
+	for _, id := range locMatches {
+		if l, ok := locs[id]; ok {
+			res.Locations = append(res.Locations, SearchLocation{ID: l.ID, Name: l.Name, Address: l.Address, Type: l.Type})
 		}
-		res.Visitors = append(res.Visitors, sv)
-	}
-	sort.Slice(res.Visitors, func(i, j int) bool { return res.Visitors[i].ID > res.Visitors[j].ID })
-	if len(res.Visitors) > limit {
-		res.Visitors = res.Visitors[:limit]
-	}
-	for _, id := range locIDs {
-		l, err := db.Location(ctx, tenantID, id)
-		if err != nil {
-			continue
-		}
-		res.Locations = append(res.Locations, SearchLocation{ID: l.ID, Name: l.Name, Address: l.Address, Type: l.Type})
 	}
 	return res, nil
 }
 
 // matching returns up to limit ids of kind whose words include a word
-// starting with each of words, newest ids first.
+// starting with each of words, newest ids first. The longest word drives
+// the scan (it is usually the most selective); each other word is an
+// index-only EXISTS lookup on (kind, ref_id, term).
 func (db *DB) matching(ctx context.Context, tenantID, kind string, words []string, limit int) ([]string, error) {
-	q := `SELECT t0.ref_id FROM search_terms t0`
-	lo, hi := prefixRange(words[0])
-	args := []any{}
-	where := ` WHERE t0.tenant_id = ? AND t0.kind = ? AND t0.term >= ? AND t0.term < ?`
-	wargs := []any{tenantID, kind, lo, hi}
-	for i, w := range words[1:] {
-		a := fmt.Sprintf("t%d", i+1)
+	driver := 0
+	for i, w := range words {
+		if len(w) > len(words[driver]) {
+			driver = i
+		}
+	}
+	lo, hi := prefixRange(words[driver])
+	q := `SELECT DISTINCT d.ref_id FROM search_terms d WHERE d.tenant_id = ? AND d.kind = ? AND d.term >= ? AND d.term < ?`
+	args := []any{tenantID, kind, lo, hi}
+	for i, w := range words {
+		if i == driver {
+			continue
+		}
 		lo, hi := prefixRange(w)
-		q += fmt.Sprintf(` JOIN search_terms %[1]s ON %[1]s.kind = t0.kind AND %[1]s.ref_id = t0.ref_id AND %[1]s.tenant_id = t0.tenant_id
-			AND %[1]s.term >= ? AND %[1]s.term < ?`, a)
+		q += ` AND EXISTS (SELECT 1 FROM search_terms o WHERE o.kind = d.kind AND o.ref_id = d.ref_id AND o.term >= ? AND o.term < ?)`
 		args = append(args, lo, hi)
 	}
-	args = append(args, wargs...)
-	rows, err := db.query(ctx, `SELECT DISTINCT ref_id FROM (`+q+where+`) m ORDER BY ref_id DESC LIMIT ?`, append(args, limit)...)
+	rows, err := db.query(ctx, q+` ORDER BY d.ref_id DESC LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
@@ -199,4 +211,68 @@ func (db *DB) matching(ctx context.Context, tenantID, kind string, words []strin
 		ids = append(ids, id)
 	}
 	return ids, rows.Err()
+}
+
+// visitsByID loads the tenant's visits with the given ids in one query.
+func (db *DB) visitsByID(ctx context.Context, tenantID string, ids []string) ([]visitor.Visit, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := []any{tenantID}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	rows, err := db.query(ctx, `SELECT `+visitColumns+` FROM visits WHERE tenant_id = ? AND id IN (`+placeholders(len(ids))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("search visits: %w", err)
+	}
+	defer rows.Close()
+	var out []visitor.Visit
+	for rows.Next() {
+		v, err := scanVisit(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// locationsByID loads the tenant's locations with the given ids in one query.
+func (db *DB) locationsByID(ctx context.Context, tenantID string, ids []string) (map[string]visitor.Location, error) {
+	out := map[string]visitor.Location{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := []any{tenantID}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	rows, err := db.query(ctx, `SELECT `+locationColumns+` FROM locations WHERE tenant_id = ? AND id IN (`+placeholders(len(ids))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("search locations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		l, err := scanLocation(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[l.ID] = l
+	}
+	return out, rows.Err()
+}
+
+func appendLocationIDs(ids []string, visits []visitor.Visit) []string {
+	seen := map[string]bool{}
+	for _, id := range ids {
+		seen[id] = true
+	}
+	for _, v := range visits {
+		if !seen[v.LocationID] {
+			seen[v.LocationID] = true
+			ids = append(ids, v.LocationID)
+		}
+	}
+	return ids
 }

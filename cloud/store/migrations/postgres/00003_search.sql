@@ -10,7 +10,7 @@ CREATE TABLE search_terms (
     term      TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (tenant_id, term, kind, ref_id)
 );
-CREATE INDEX search_terms_ref ON search_terms (kind, ref_id);
+CREATE INDEX search_terms_ref ON search_terms (kind, ref_id, term);
 
 -- +goose Down
 DROP TABLE search_terms;
