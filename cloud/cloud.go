@@ -21,6 +21,7 @@ import (
 	"github.com/theonestack/visitor/cloud/billing"
 	"github.com/theonestack/visitor/cloud/bus"
 	"github.com/theonestack/visitor/cloud/config"
+	"github.com/theonestack/visitor/cloud/displays"
 	"github.com/theonestack/visitor/cloud/integration"
 	"github.com/theonestack/visitor/cloud/store"
 	"github.com/theonestack/visitor/cloud/syncserver"
@@ -201,7 +202,9 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (*Service, erro
 	}
 	integ := integration.New(db, integration.Options{PlatformKey: cfg.IntegrationKey, Logger: opts.Logger, Now: opts.Now})
 	syncSrv := syncserver.New(db, syncserver.Options{Logger: opts.Logger, Now: opts.Now})
-	w, err := web.New(web.Deps{Store: db, Config: cfg, Logger: opts.Logger, Now: opts.Now, Auth: authSvc, Integration: integ, Sync: syncSrv})
+	// Pairing and displays: unpair and revoke reach live kiosks through the sync server.
+	disp := displays.New(db, cfg.PublicURL, displays.Options{Now: opts.Now, Logger: opts.Logger, Links: syncSrv})
+	w, err := web.New(web.Deps{Store: db, Config: cfg, Logger: opts.Logger, Now: opts.Now, Auth: authSvc, Integration: integ, Sync: syncSrv, Displays: disp})
 	if err != nil {
 		syncSrv.Shutdown(context.Background())
 		db.Close()
