@@ -31,11 +31,14 @@
 package printq
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
 	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -392,15 +395,22 @@ func scanJob(r interface{ Scan(...any) error }) (Job, error) {
 	return j, nil
 }
 
-// The job's data: format "mono1:<size>" is a badge.Bitmap as width and
-// height (uint32 big-endian) then its rows.
-const formatMono = "mono1:"
+// The job's data: format "mono1z:<size>" is a badge.Bitmap as width and
+// height (uint32 big-endian) then its rows, DEFLATE-compressed (a badge
+// is mostly white: ~100 KiB of rows become a few KiB, which keeps the
+// WAL, and so the check-in's commit, small).
+const formatMono = "mono1z:"
 
 func encodeBitmap(bm *badge.Bitmap) []byte {
-	b := make([]byte, 8, 8+len(bm.Pix))
-	binary.BigEndian.PutUint32(b[0:], uint32(bm.Width))
-	binary.BigEndian.PutUint32(b[4:], uint32(bm.Height))
-	return append(b, bm.Pix...)
+	var buf bytes.Buffer
+	var hdr [8]byte
+	binary.BigEndian.PutUint32(hdr[0:], uint32(bm.Width))
+	binary.BigEndian.PutUint32(hdr[4:], uint32(bm.Height))
+	buf.Write(hdr[:])
+	zw, _ := flate.NewWriter(&buf, flate.BestSpeed) // the level is valid
+	zw.Write(bm.Pix)
+	zw.Close()
+	return buf.Bytes()
 }
 
 func decodeBitmap(format string, data []byte) (*badge.Bitmap, badge.Size, error) {
@@ -413,10 +423,10 @@ func decodeBitmap(format string, data []byte) (*badge.Bitmap, badge.Size, error)
 		return nil, "", fmt.Errorf("print job bitmap is %d×%d", w, h)
 	}
 	bm := badge.NewBitmap(w, h)
-	if len(data)-8 != len(bm.Pix) {
-		return nil, "", fmt.Errorf("print job bitmap has %d bytes, want %d", len(data)-8, len(bm.Pix))
+	n, err := io.ReadFull(flate.NewReader(bytes.NewReader(data[8:])), bm.Pix)
+	if err != nil {
+		return nil, "", fmt.Errorf("print job bitmap has %d bytes, want %d: %w", n, len(bm.Pix), err)
 	}
-	copy(bm.Pix, data[8:])
 	return bm, badge.Size(size), nil
 }
 

@@ -40,6 +40,7 @@ func newPairingScreen(a *App) *PairingScreen {
 	p.QR.FillMode = canvas.ImageFillContain
 	p.QR.ScaleMode = canvas.ImageScalePixels
 	p.QR.SetMinSize(fyne.NewSize(360, 360))
+	p.QR.Hide() // until there is a code
 	p.UserCode = canvas.NewText("", theme.Color(theme.ColorNameForeground))
 	p.UserCode.TextSize = 72
 	p.UserCode.TextStyle = fyne.TextStyle{Monospace: true}
@@ -78,6 +79,7 @@ func (p *PairingScreen) fetch(ctx context.Context) {
 	if err != nil {
 		p.Message.SetText("Cannot reach the cloud to get a pairing code. Retrying…")
 		p.code = PairingCode{}
+		p.QR.Hide()
 		p.a.log.Warn("pairing code", "err", err)
 		return
 	}
@@ -90,6 +92,7 @@ func (p *PairingScreen) fetch(ctx context.Context) {
 	}
 	p.code, p.qrImage = code, img
 	p.QR.Image = img
+	p.QR.Show()
 	p.QR.Refresh()
 	p.UserCode.Text = code.UserCode
 	p.UserCode.Refresh()
