@@ -30,6 +30,10 @@ type liveFeed struct {
 	mu      sync.Mutex
 	subs    map[string]map[chan struct{}]struct{}
 	running bool
+	// primed is closed once the running poller knows the current highest
+	// seq; a subscriber waits for it before rendering, so no change can
+	// fall between its first render and the poller's starting point.
+	primed chan struct{}
 }
 
 func newLiveFeed(db *store.DB, log *slog.Logger, interval time.Duration) *liveFeed {
@@ -37,8 +41,9 @@ func newLiveFeed(db *store.DB, log *slog.Logger, interval time.Duration) *liveFe
 }
 
 // subscribe returns a channel that receives a value (coalesced) whenever
-// the tenant's visits change, and the function that ends the subscription.
-// The poller runs only while someone is subscribed.
+// the tenant's visits change after subscribe returns, and the function
+// that ends the subscription. The poller runs only while someone is
+// subscribed.
 func (f *liveFeed) subscribe(tenant string) (<-chan struct{}, func()) {
 	ch := make(chan struct{}, 1)
 	f.mu.Lock()
@@ -48,9 +53,12 @@ func (f *liveFeed) subscribe(tenant string) (<-chan struct{}, func()) {
 	f.subs[tenant][ch] = struct{}{}
 	if !f.running {
 		f.running = true
-		go f.loop()
+		f.primed = make(chan struct{})
+		go f.loop(f.primed)
 	}
+	primed := f.primed
 	f.mu.Unlock()
+	<-primed
 	return ch, func() {
 		f.mu.Lock()
 		delete(f.subs[tenant], ch)
@@ -63,9 +71,10 @@ func (f *liveFeed) subscribe(tenant string) (<-chan struct{}, func()) {
 
 // loop polls until nobody listens. It starts from the current highest seq:
 // a page renders its rows when it subscribes, so earlier changes are in it.
-func (f *liveFeed) loop() {
+func (f *liveFeed) loop(primed chan struct{}) {
 	known := map[int64]bool{}
 	last, err := f.prime(known)
+	close(primed)
 	if err != nil {
 		f.log.Warn("live feed: read latest visit seq", "err", err)
 	}
