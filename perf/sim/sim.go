@@ -136,7 +136,9 @@ type Report struct {
 
 // OK reports whether nothing was lost or duplicated and every kiosk
 // drained.
-func (r Report) OK() bool { return r.Lost == 0 && r.Duplicated == 0 && r.Drained && r.CheckInErrors == 0 }
+func (r Report) OK() bool {
+	return r.Lost == 0 && r.Duplicated == 0 && r.Drained && r.CheckInErrors == 0
+}
 
 // String is the one-paragraph summary the command prints.
 func (r Report) String() string {
