@@ -22,6 +22,7 @@ import (
 	"github.com/theonestack/visitor/cloud/bus"
 	"github.com/theonestack/visitor/cloud/config"
 	"github.com/theonestack/visitor/cloud/displays"
+	"github.com/theonestack/visitor/cloud/fanout"
 	"github.com/theonestack/visitor/cloud/integration"
 	"github.com/theonestack/visitor/cloud/store"
 	"github.com/theonestack/visitor/cloud/syncserver"
@@ -201,10 +202,19 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (*Service, erro
 		return nil, err
 	}
 	integ := integration.New(db, integration.Options{PlatformKey: cfg.IntegrationKey, Logger: opts.Logger, Now: opts.Now})
-	syncSrv := syncserver.New(db, syncserver.Options{Logger: opts.Logger, Now: opts.Now})
-	// Pairing and displays: unpair and revoke reach live kiosks through the sync server.
-	disp := displays.New(db, cfg.PublicURL, displays.Options{Now: opts.Now, Logger: opts.Logger, Links: syncSrv})
-	w, err := web.New(web.Deps{Store: db, Config: cfg, Logger: opts.Logger, Now: opts.Now, Auth: authSvc, Integration: integ, Sync: syncSrv, Displays: disp})
+	// Live changes, revokes and unpairs reach the kiosks of this instance
+	// and, on PostgreSQL, of every other instance (LISTEN/NOTIFY).
+	fan, err := fanout.New(db, cfg.DatabaseURL, fanout.Options{Logger: opts.Logger})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	syncSrv := syncserver.New(db, syncserver.Options{Logger: opts.Logger, Now: opts.Now, Peers: fan})
+	fan.SetLocal(syncSrv)
+	// Pairing and displays: unpair and revoke reach live kiosks through the fanout.
+	disp := displays.New(db, cfg.PublicURL, displays.Options{Now: opts.Now, Logger: opts.Logger, Links: fan})
+	w, err := web.New(web.Deps{Store: db, Config: cfg, Logger: opts.Logger, Now: opts.Now, Auth: authSvc, Integration: integ,
+		Sync: syncSrv, Displays: disp, Changes: fan})
 	if err != nil {
 		syncSrv.Shutdown(context.Background())
 		db.Close()
@@ -235,6 +245,7 @@ func Start(ctx context.Context, cfg config.Config, opts Options) (*Service, erro
 	s.stopWorkers = stop
 	reg := &auth.Registrar{HubURL: cfg.HubURL, Key: cfg.BusIntegrationKey, Logger: opts.Logger}
 	s.workers.Go(func() { reg.Run(wctx) })
+	s.workers.Go(func() { fan.Run(wctx) })
 	// Bus delivery from the outbox, the daily billing report, and the
 	// purge of expired sessions and used token ids: each runs on one
 	// instance at a time where that matters (leases in the database).

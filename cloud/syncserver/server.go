@@ -85,6 +85,17 @@ type Options struct {
 	MaxFrame int
 	// Workers is the number of down-feed workers. Default DefaultWorkers.
 	Workers int
+	// Peers, when set, is told after a kiosk's push applied ops (after the
+	// commit), so that the tenant's kiosks connected to other cloud
+	// instances get the changes too (fanout.Notifier). This instance's
+	// kiosks are notified either way.
+	Peers Peers
+}
+
+// Peers tells other cloud instances of committed changes.
+type Peers interface {
+	// TenantChanged says the tenant's down feed has new changes.
+	TenantChanged(tenantID string)
 }
 
 func (o Options) withDefaults() Options {

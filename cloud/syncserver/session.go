@@ -89,6 +89,9 @@ func (ss *session) handlePush(ctx context.Context, p *syncproto.Push, at time.Ti
 	}
 	if res.Applied > 0 {
 		ss.srv.Notify(ss.dev.TenantID)
+		if ss.srv.opts.Peers != nil {
+			ss.srv.opts.Peers.TenantChanged(ss.dev.TenantID)
+		}
 	}
 	if res.Status == visitor.DeviceUnpaired {
 		ss.startDrain()

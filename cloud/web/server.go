@@ -51,6 +51,18 @@ type Deps struct {
 	// Displays runs kiosk pairing and the Displays API; nil builds one
 	// over Store with PUBLIC_URL, Now, Rand and no live-connection hooks.
 	Displays *displays.Service
+	// Changes, when set, is told the session's tenant after every
+	// successful state-changing request (after its commit), so the
+	// tenant's kiosks get new hosts, pre-registrations, badges, locations
+	// and settings at once, on every instance (fanout.Notifier); without
+	// it they arrive with the sync server's poll.
+	Changes TenantNotifier
+}
+
+// TenantNotifier is told that a tenant's data changed.
+type TenantNotifier interface {
+	// Notify sends the tenant's committed changes to its kiosks.
+	Notify(tenantID string)
 }
 
 // Server is the cloud's HTTP handler. Build it with New.
@@ -69,6 +81,7 @@ type Server struct {
 	handler  http.Handler
 	displays *displays.Service
 	pairing  pairingPages
+	changes  TenantNotifier
 
 	// perms records the permission each protected route declared, by
 	// "METHOD path"; routes.go fills it and a test checks every route is
@@ -84,6 +97,7 @@ func New(d Deps) (*Server, error) {
 	s := &Server{
 		store: d.Store, cfg: d.Config, log: d.Logger.With("component", "web"), now: d.Now,
 		registry: d.Registry, perms: map[string]visitor.Permission{}, sync: d.Sync, integ: d.Integration,
+		changes: d.Changes,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -121,7 +135,7 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.e = echo.NewWithConfig(echo.Config{Logger: s.log, HTTPErrorHandler: s.handleError})
-	s.e.Use(s.countRequests, s.identity)
+	s.e.Use(s.countRequests, s.identity, s.notifyChanges)
 	s.routes()
 	// Every state-changing request passes Go's cross-origin check: browsers
 	// say where a request comes from (Sec-Fetch-Site or Origin), and a
@@ -167,6 +181,29 @@ func (s *Server) countRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		s.requests.WithLabelValues(route, string(rune('0'+code/100))+"xx").Inc()
 		return err
+	}
+}
+
+// notifyChanges tells Changes the session's tenant after a state-changing
+// request succeeded: its handler has committed by then. A request that
+// changed nothing kiosks follow costs one spare feed read per kiosk.
+func (s *Server) notifyChanges(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		err := next(c)
+		if err != nil || s.changes == nil {
+			return err
+		}
+		switch c.Request().Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			return nil
+		}
+		if r, _ := echo.UnwrapResponse(c.Response()); r != nil && r.Status >= 400 {
+			return nil
+		}
+		if sess, ok := session(c); ok && sess.TenantID != "" {
+			s.changes.Notify(sess.TenantID)
+		}
+		return nil
 	}
 }
 
