@@ -50,12 +50,18 @@ type Size struct {
 	SearchQueries  int
 	TodayVisits    int // visits streamed by visitors-today
 	CeilingSeconds float64
+	DrainOps       int // offline check-ins drained to the cloud
+	LiveSamples    int // live check-ins timed to the cloud (and edge check-ins during the drain, at least)
+	ApplyOps       int // ops applied in bulk per database engine
+	IdleConns      int // idle authenticated kiosk connections on one cloud process
 }
 
 // Full and Quick sizes.
 var (
-	Full  = Size{SearchVisits: 1_000_000, SearchTenants: 100, SearchQueries: 2000, TodayVisits: 100_000, CeilingSeconds: 2}
-	Quick = Size{SearchVisits: 5_000, SearchTenants: 10, SearchQueries: 200, TodayVisits: 2_000, CeilingSeconds: 0.2}
+	Full = Size{SearchVisits: 1_000_000, SearchTenants: 100, SearchQueries: 2000, TodayVisits: 100_000, CeilingSeconds: 2,
+		DrainOps: 10_000, LiveSamples: 300, ApplyOps: 40_000, IdleConns: 10_000}
+	Quick = Size{SearchVisits: 5_000, SearchTenants: 10, SearchQueries: 200, TodayVisits: 2_000, CeilingSeconds: 0.2,
+		DrainOps: 200, LiveSamples: 10, ApplyOps: 1_000, IdleConns: 20}
 )
 
 // percentile returns the p-th percentile (0–100) of durations, in ms.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,7 +21,7 @@ func TestHarnessPrintsEveryFigure(t *testing.T) {
 		t.Skip("runs every measurement")
 	}
 	var out bytes.Buffer
-	env := perf.Env{Dir: t.TempDir(), Size: perf.Quick}
+	env := perf.Env{Dir: t.TempDir(), Size: perf.Quick, PostgresURL: os.Getenv("VISITOR_TEST_POSTGRES_URL")}
 	if err := perf.RunAll(context.Background(), env, nil, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,13 @@ func TestHarnessPrintsEveryFigure(t *testing.T) {
 		v, _ := strconv.ParseFloat(m[2], 64)
 		got[m[1]] = v
 	}
-	for _, name := range []string{"ceiling_sqlite_durable_commits_per_s", "ceiling_ws_roundtrips_per_s", "search_p99_ms", "visitors_today_100k_s"} {
+	want := []string{"ceiling_sqlite_durable_commits_per_s", "ceiling_ws_roundtrips_per_s", "search_p99_ms", "visitors_today_100k_s",
+		"sync_drain_10k_s", "live_checkin_to_cloud_p99_ms", "edge_checkin_p99_ms",
+		"sync_apply_ops_per_s", "sync_apply_ops_per_s_sqlite", "sync_apply_ops_per_s_sqlite_vs_ceiling"}
+	if env.PostgresURL != "" {
+		want = append(want, "sync_apply_ops_per_s_postgres")
+	}
+	for _, name := range want {
 		if v, ok := got[name]; !ok || v <= 0 {
 			t.Errorf("figure %s = %v (present %v); want a positive value", name, v, ok)
 		}

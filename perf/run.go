@@ -23,6 +23,16 @@ type Env struct {
 	// PostgresURL, when set, is an administrator URL for measurements on
 	// PostgreSQL.
 	PostgresURL string
+	// Log receives progress and notes (a figure skipped, and why); RunAll
+	// sets it to its log writer when nil.
+	Log io.Writer
+}
+
+// note writes a progress note to the log, if any.
+func (e Env) note(format string, args ...any) {
+	if e.Log != nil {
+		fmt.Fprintf(e.Log, "bench: "+format+"\n", args...)
+	}
 }
 
 // freshSQLite opens a new cloud store in the scratch directory.
@@ -50,7 +60,49 @@ func Measurements() []Measurement {
 			defer db.Close()
 			return VisitorsToday(ctx, db, e.Size)
 		}},
+		{"sync", func(ctx context.Context, e Env) ([]Result, error) { return Sync(ctx, e.Dir, e.Size) }},
+		{"apply", func(ctx context.Context, e Env) ([]Result, error) { return applyBoth(ctx, e) }},
 	}
+}
+
+// applyBoth measures bulk apply on a fresh SQLite cloud database and, when
+// e.PostgresURL is set, on a fresh PostgreSQL database.
+func applyBoth(ctx context.Context, e Env) ([]Result, error) {
+	db, err := e.freshSQLite(ctx, "apply")
+	if err != nil {
+		return nil, err
+	}
+	rate, err := ApplyRate(ctx, db, e.Size.ApplyOps)
+	db.Close()
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	out := []Result{{"sync_apply_ops_per_s", rate, "ops/s"}, {"sync_apply_ops_per_s_sqlite", rate, "ops/s"}}
+	if e.PostgresURL == "" {
+		e.note("sync_apply_ops_per_s_postgres skipped: VISITOR_TEST_POSTGRES_URL is not set")
+		return out, nil
+	}
+	u, drop, err := freshPostgres(ctx, e.PostgresURL)
+	if err != nil {
+		return out, fmt.Errorf("postgres: %w", err)
+	}
+	defer drop()
+	pg, err := store.Open(ctx, u, store.Options{})
+	if err != nil {
+		return out, fmt.Errorf("postgres: %w", err)
+	}
+	defer pg.Close()
+	if rate, err = ApplyRate(ctx, pg, e.Size.ApplyOps); err != nil {
+		return out, fmt.Errorf("postgres: %w", err)
+	}
+	return append(out, Result{"sync_apply_ops_per_s_postgres", rate, "ops/s"}), nil
+}
+
+// ratios are figures printed as a fraction of a ceiling measured in the
+// same run: name = num ÷ den, when both are known.
+var ratios = []struct{ name, num, den string }{
+	{"sync_apply_ops_per_s_sqlite_vs_ceiling", "sync_apply_ops_per_s_sqlite", "ceiling_sqlite_durable_commits_per_s"},
+	{"sync_apply_ops_per_s_postgres_vs_ceiling", "sync_apply_ops_per_s_postgres", "ceiling_sqlite_durable_commits_per_s"},
 }
 
 // RunAll runs the selected measurements (all when only is empty), printing
@@ -58,6 +110,10 @@ func Measurements() []Measurement {
 // first error after trying every measurement.
 func RunAll(ctx context.Context, env Env, only map[string]bool, out, log io.Writer) error {
 	var firstErr error
+	known := map[string]float64{}
+	if env.Log == nil {
+		env.Log = log
+	}
 	for _, m := range Measurements() {
 		if len(only) > 0 && !only[m.Name] {
 			continue
@@ -79,6 +135,17 @@ func RunAll(ctx context.Context, env Env, only map[string]bool, out, log io.Writ
 			continue
 		}
 		Print(out, results)
+		for _, r := range results {
+			known[r.Name] = r.Value
+		}
+		for _, q := range ratios {
+			num, ok1 := known[q.num]
+			den, ok2 := known[q.den]
+			if _, done := known[q.name]; ok1 && ok2 && den > 0 && !done {
+				known[q.name] = num / den
+				Print(out, []Result{{q.name, num / den, "x"}})
+			}
+		}
 	}
 	return firstErr
 }
