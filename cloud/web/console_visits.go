@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -207,6 +208,9 @@ type logView struct {
 	Rows      []visitRow
 	More      bool
 	Today     string
+	// Since is the latest visit event the rows include; the live stream
+	// sends rows at once only when something changed after it.
+	Since int64
 }
 
 // visits is GET /visits: the visitor log, live.
@@ -215,6 +219,12 @@ func (c *console) visits(e *echo.Context) error {
 	ctx := e.Request().Context()
 	f := newForm()
 	lf := readLogFilter(e, f)
+	// Read the mark before the rows: a change after it is in the rows or
+	// is sent by the live stream, never lost between the two.
+	since, err := c.s.store.LatestVisitSeq(ctx)
+	if err != nil {
+		return err
+	}
 	d, err := c.directory(ctx, sess.TenantID, true)
 	if err != nil {
 		return err
@@ -225,7 +235,7 @@ func (c *console) visits(e *echo.Context) error {
 	}
 	return c.render(e, http.StatusOK, "visits", "Visitor log", f, logView{
 		Filter: lf, Query: lf.query(), Locations: d.locations, Rows: rows, More: more,
-		Today: c.s.now().UTC().Format(time.DateOnly),
+		Today: c.s.now().UTC().Format(time.DateOnly), Since: since,
 	})
 }
 
@@ -285,7 +295,18 @@ func (c *console) visitsLive(e *echo.Context) error {
 	if _, err := fmt.Fprint(w, "retry: 1000\n\n"); err != nil {
 		return nil
 	}
-	if err := send(); err != nil {
+	// The page already shows the rows as of ?since=; resend them at once
+	// only if a visit changed after that (a reconnect, or a change between
+	// the page and the stream), so the rows are not swapped under a
+	// finger about to tap them.
+	since, _ := strconv.ParseInt(e.QueryParam("since"), 10, 64)
+	latest, err := c.s.store.LatestVisitSeq(ctx)
+	if err != nil || since <= 0 || latest > since {
+		err = send()
+	} else {
+		err = rc.Flush()
+	}
+	if err != nil {
 		// The client went away, the store failed, or something between us
 		// and the client cannot stream: the answer ends with the rows, and
 		// the browser asks again a second later (retry: 1000), so the log
