@@ -94,7 +94,10 @@ func (c *child) stop(timeout time.Duration) (killed bool) {
 		return false
 	case <-t.C:
 	}
-	_ = c.cmd.Process.Kill()
+	// The child leads its own process group: kill anything it started too.
+	if err := syscall.Kill(-c.pid(), syscall.SIGKILL); err != nil {
+		_ = c.cmd.Process.Kill()
+	}
 	<-c.done
 	return true
 }
