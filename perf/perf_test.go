@@ -13,6 +13,15 @@ import (
 	"github.com/theonestack/visitor/perf"
 )
 
+// TestMain lets the idle-connection measurement re-run the test binary as
+// its cloud child process.
+func TestMain(m *testing.M) {
+	if ran, code := perf.RunChild(context.Background()); ran {
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
 // TestHarnessPrintsEveryFigure runs every measurement at the quick size
 // and checks each prints well-formed, positive figures. It asserts no
 // timing.
@@ -38,7 +47,8 @@ func TestHarnessPrintsEveryFigure(t *testing.T) {
 	}
 	want := []string{"ceiling_sqlite_durable_commits_per_s", "ceiling_ws_roundtrips_per_s", "search_p99_ms", "visitors_today_100k_s",
 		"sync_drain_10k_s", "live_checkin_to_cloud_p99_ms", "edge_checkin_p99_ms",
-		"sync_apply_ops_per_s", "sync_apply_ops_per_s_sqlite", "sync_apply_ops_per_s_sqlite_vs_ceiling"}
+		"sync_apply_ops_per_s", "sync_apply_ops_per_s_sqlite", "sync_apply_ops_per_s_sqlite_vs_ceiling",
+		"idle_kiosk_conn_kib", "cloud_rss_mib"}
 	if env.PostgresURL != "" {
 		want = append(want, "sync_apply_ops_per_s_postgres")
 	}

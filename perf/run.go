@@ -62,6 +62,7 @@ func Measurements() []Measurement {
 		}},
 		{"sync", func(ctx context.Context, e Env) ([]Result, error) { return Sync(ctx, e.Dir, e.Size) }},
 		{"apply", func(ctx context.Context, e Env) ([]Result, error) { return applyBoth(ctx, e) }},
+		{"idle", func(ctx context.Context, e Env) ([]Result, error) { return IdleConnections(ctx, e.Dir, e.Size) }},
 	}
 }
 
