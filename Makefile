@@ -82,3 +82,25 @@ PKG_BUILDFLAGS ?= -trimpath
 .PHONY: package
 package:
 	GO="$(GO)" DIST="$(DIST)" PKG_VERSION="$(PKG_VERSION)" PKG_BUILDFLAGS="$(PKG_BUILDFLAGS)" ./packaging/build
+
+# demo runs the whole system with a seeded demo organisation (docs/demo.md):
+# the development Hub, the cloud on SQLite under ./var/demo and one kiosk:
+# the Fyne app when there is a display and it builds, otherwise the
+# headless kiosk engine. DEMO_FLAGS passes flags to visitor-demo (for
+# example --pair-manually); Ctrl-C stops everything. demo-reset removes the
+# demo's data (only ./var/demo) so that the next demo starts over.
+.PHONY: demo demo-reset
+demo:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./cloud/cmd/visitor-cloud ./cloud/cmd/visitor-devhub ./edge/cmd/visitor-edge
+	$(GO) build -o $(BIN)/visitor-demo ./demo
+	@kiosk=headless; \
+	if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+		echo "demo: building the kiosk app (cgo; the first build takes a few minutes)"; \
+		if $(GO) build -o $(BIN)/ ./kiosk-ui/cmd/visitor-kiosk; then kiosk=app; \
+		else echo "demo: the kiosk app did not build (see above); using the headless kiosk engine"; fi; \
+	fi; \
+	exec ./$(BIN)/visitor-demo --kiosk $$kiosk $(DEMO_FLAGS)
+
+demo-reset:
+	./scripts/demo-reset
