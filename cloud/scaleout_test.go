@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -312,8 +313,8 @@ func (c *cluster) liveStream(t *testing.T, s *cloud.Service) <-chan string {
 	return out
 }
 
-// awaitEvent waits for an event whose data mentions text.
-func awaitEvent(t *testing.T, events <-chan string, text string, bound time.Duration) time.Duration {
+// awaitEvent waits for an event whose data mentions text and every one of also.
+func awaitEvent(t *testing.T, events <-chan string, text string, bound time.Duration, also ...string) time.Duration {
 	t.Helper()
 	began := time.Now()
 	timeout := time.After(bound)
@@ -323,7 +324,7 @@ func awaitEvent(t *testing.T, events <-chan string, text string, bound time.Dura
 			if !ok {
 				t.Fatal("live stream ended")
 			}
-			if strings.Contains(ev, text) {
+			if strings.Contains(ev, text) && !slices.ContainsFunc(also, func(a string) bool { return !strings.Contains(ev, a) }) {
 				return time.Since(began)
 			}
 		case <-timeout:
@@ -344,14 +345,14 @@ func TestScaleOutLiveVisitorLog(t *testing.T) {
 	if st := c.call(t, c.b, http.MethodPost, "/api/v1/visits", body, &v); st != 201 {
 		t.Fatalf("check-in on B = %d", st)
 	}
-	took := awaitEvent(t, onA, "Grace Scaleout", 2*time.Second)
+	took := awaitEvent(t, onA, "Grace Scaleout", 2*time.Second, "status-on-site")
 	t.Logf("check-in on B shown live on A in %s", took.Round(time.Millisecond))
 	awaitEvent(t, onB, "Grace Scaleout", 2*time.Second)
 
 	if st := c.call(t, c.a, http.MethodPost, "/api/v1/visits/"+v.ID+"/checkout", nil, nil); st != 200 {
 		t.Fatalf("check-out on A = %d", st)
 	}
-	took = awaitEvent(t, onB, "Grace Scaleout", 2*time.Second)
+	took = awaitEvent(t, onB, "Grace Scaleout", 2*time.Second, "status-checked-out")
 	t.Logf("check-out on A shown live on B in %s", took.Round(time.Millisecond))
 	if got, err := c.b.Store().Visit(context.Background(), devhub.OrgAcme, v.ID); err != nil || got.Status != visitor.VisitCheckedOut {
 		t.Errorf("visit on B = %+v, %v; want checked out", got, err)
