@@ -135,7 +135,7 @@ func TestDemoHeadless(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "demo")
 	hubAddr, cloudAddr, kioskAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	args := []string{"--data", data, "--bin", bin, "--kiosk", "headless", "--public-host", "127.0.0.1",
-		"--hub-addr", hubAddr, "--cloud-addr", cloudAddr, "--kiosk-addr", kioskAddr, "--stop-timeout", "15s"}
+		"--hub-addr", hubAddr, "--cloud-addr", cloudAddr, "--kiosk-addr", kioskAddr, "--stop-timeout", "15s", "--pair-manually=false"}
 	ctx := context.Background()
 	plain := &http.Client{Timeout: 10 * time.Second}
 
@@ -281,4 +281,29 @@ func waitOnSite(t *testing.T, api *apiClient, visitID string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+func TestDemoPairManually(t *testing.T) {
+	bin := buildBinaries(t)
+	data := filepath.Join(t.TempDir(), "demo")
+	kioskAddr := freeAddr(t)
+	r := startDemo(t, []string{"--data", data, "--bin", bin, "--kiosk", "headless", "--public-host", "127.0.0.1",
+		"--hub-addr", freeAddr(t), "--cloud-addr", freeAddr(t), "--kiosk-addr", kioskAddr, "--pair-manually"})
+	if r.state.Paired {
+		t.Errorf("state says paired with --pair-manually: %+v", r.state)
+	}
+	var st kioskStatus
+	if err := call(context.Background(), &http.Client{Timeout: 5 * time.Second}, http.MethodGet, "http://"+kioskAddr+"/v1/status", nil, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Paired {
+		t.Error("the kiosk is paired although --pair-manually was given")
+	}
+	out := r.out.String()
+	for _, want := range []string{"NOT paired", "/pair", "█"} { // the code, where to approve it, the QR code
+		if !strings.Contains(out, want) {
+			t.Errorf("banner lacks %q:\n%s", want, out)
+		}
+	}
+	r.stop(t)
 }

@@ -193,6 +193,7 @@ func (d *demo) run(ctx context.Context) (err error) {
 	if err != nil {
 		d.log.Warn("could not list the development Hub's users", "err", err)
 	}
+	d.log.Info("demo ready", "console", s.ConsoleURL, "kiosk", mode, "paired", paired)
 	d.banner(s, loc, seeded, users, code)
 
 	if code != nil {
