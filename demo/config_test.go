@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -166,5 +168,23 @@ func touch(t *testing.T, path string) {
 	t.Helper()
 	if err := os.WriteFile(path, nil, 0o755); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRunRefusesABusyPort(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	bin := t.TempDir()
+	for _, b := range []string{"visitor-devhub", "visitor-cloud", "visitor-edge"} {
+		touch(t, filepath.Join(bin, b))
+	}
+	args := []string{"--data", t.TempDir(), "--bin", bin, "--kiosk", "headless",
+		"--hub-addr", freeAddr(t), "--cloud-addr", busy.Addr().String(), "--kiosk-addr", freeAddr(t)}
+	err = run(context.Background(), args, func(string) string { return "" }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--cloud-addr") {
+		t.Fatalf("err = %v, want the busy cloud address refused", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -95,6 +96,17 @@ func (d *demo) run(ctx context.Context) (err error) {
 	mode, err := d.kioskMode()
 	if err != nil {
 		return err
+	}
+	// Another process on one of the ports (say `make run`'s cloud) would
+	// answer the readiness checks in place of the demo's own.
+	for _, a := range []struct{ flag, addr string }{
+		{"--hub-addr", d.cfg.HubAddr}, {"--cloud-addr", d.cfg.CloudAddr}, {"--kiosk-addr", d.cfg.KioskAddr},
+	} {
+		ln, err := net.Listen("tcp", a.addr)
+		if err != nil {
+			return fmt.Errorf("%s is in use (is `make run` or another demo running?); choose another with %s: %w", a.addr, a.flag, err)
+		}
+		ln.Close()
 	}
 	defer d.stopAll()
 
