@@ -64,3 +64,25 @@ type PrintStatusPayload struct {
 	Printer string `json:"printer,omitempty"`
 	Detail  string `json:"detail,omitempty"`
 }
+
+// EntityVisit is a visit of the kiosk's location as the cloud knows it
+// (Change.Data is a VisitState): staff check-ins and check-outs reach the
+// lobby's on-site list, and a visit checked out anywhere is checked out
+// at every kiosk of the location. A kiosk never reopens a visit it holds
+// as checked out. Snapshots carry the location's recent visits as
+// upserts; they never replace the kiosk's visits wholesale, because the
+// kiosk's own unsent visits live there too.
+const EntityVisit = "visit"
+
+// VisitState is the down-feed form of a visit.
+type VisitState struct {
+	ID           string        `json:"id"`
+	LocationID   string        `json:"location_id"`
+	HostID       string        `json:"host_id,omitempty"`
+	Visitor      PersonPayload `json:"visitor"`
+	VisitorType  string        `json:"visitor_type,omitempty"`
+	Status       string        `json:"status"` // checked_in or checked_out
+	BadgeNumber  string        `json:"badge_number,omitempty"`
+	CheckedInMs  int64         `json:"checked_in_ms"`            // Unix ms, cloud clock
+	CheckedOutMs int64         `json:"checked_out_ms,omitempty"` // Unix ms, cloud clock
+}

@@ -132,6 +132,7 @@ type Snapshot struct {
 	Hosts            []visitor.Host            // active hosts of every location and of this one
 	Preregistrations []visitor.Preregistration // pending ones of this location
 	Badges           []visitor.Badge           // this location's inventory
+	Visits           []visitor.Visit           // this location's visits of the last day, and any still on site
 }
 
 // DeviceSnapshot reads a snapshot for a device of the tenant at the
@@ -177,6 +178,11 @@ func (db *DB) DeviceSnapshot(ctx context.Context, tenantID, locationID string) (
 	if s.Badges, err = scanAll(ctx, tx, scanBadge, `SELECT `+badgeColumns+` FROM badges
 		WHERE tenant_id = ? AND location_id = ? ORDER BY id`, tenantID, locationID); err != nil {
 		return Snapshot{}, fmt.Errorf("snapshot badges: %w", err)
+	}
+	if s.Visits, err = scanAll(ctx, tx, scanVisit, `SELECT `+visitColumns+` FROM visits
+		WHERE tenant_id = ? AND location_id = ? AND (status = ? OR checked_in_at >= ? OR checked_out_at >= ?) ORDER BY id`,
+		tenantID, locationID, string(visitor.VisitCheckedIn), tsText(db.now().Add(-24*time.Hour)), tsText(db.now().Add(-24*time.Hour))); err != nil {
+		return Snapshot{}, fmt.Errorf("snapshot visits: %w", err)
 	}
 	return s, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/theonestack/visitor"
+	"github.com/theonestack/visitor/syncproto"
 )
 
 const visitColumns = `id, tenant_id, location_id, host_id, visitor_name, visitor_email, visitor_company, visitor_phone,
@@ -119,6 +120,9 @@ func (tx *Tx) checkIn(ctx context.Context, v visitor.Visit, actor Actor) (visito
 	if err := tx.indexTerms(ctx, v.TenantID, searchVisit, v.ID, v.Visitor.Name, v.Visitor.Email, v.Visitor.Company); err != nil {
 		return visitor.Visit{}, err
 	}
+	if err := tx.appendChange(ctx, v.TenantID, v.LocationID, syncproto.EntityVisit, v.ID, syncproto.ChangeUpsert, VisitState(v)); err != nil {
+		return visitor.Visit{}, err
+	}
 	if err := tx.appendEvent(ctx, visitor.OutboxEvent{
 		TenantID: v.TenantID, Type: visitor.EventCheckedIn, Subject: v.ID, Time: v.CheckedInAt,
 		Data: visitEventData(v, loc, host),
@@ -170,6 +174,9 @@ func (tx *Tx) checkOut(ctx context.Context, tenantID, visitID string, at time.Ti
 	}
 	v.Status, v.CheckedOutAt, v.UpdatedAt = visitor.VisitCheckedOut, at, now
 	if err := tx.visitEvent(ctx, v, visitor.EventCheckedOut, at, actor); err != nil {
+		return visitor.Visit{}, false, err
+	}
+	if err := tx.appendChange(ctx, tenantID, v.LocationID, syncproto.EntityVisit, v.ID, syncproto.ChangeUpsert, VisitState(v)); err != nil {
 		return visitor.Visit{}, false, err
 	}
 	loc, err := tx.location(ctx, tenantID, v.LocationID)
@@ -258,6 +265,20 @@ func (db *DB) Visits(ctx context.Context, tenantID string, f visitor.VisitFilter
 		return nil, "", err
 	}
 	return page(out, limit, func(v visitor.Visit) string { return v.ID })
+}
+
+// VisitState is the down-feed form of a visit, for the kiosks of its
+// location.
+func VisitState(v visitor.Visit) syncproto.VisitState {
+	st := syncproto.VisitState{
+		ID: v.ID, LocationID: v.LocationID, HostID: v.HostID, VisitorType: v.VisitorType,
+		Visitor: syncproto.PersonPayload{Name: v.Visitor.Name, Email: v.Visitor.Email, Company: v.Visitor.Company, Phone: v.Visitor.Phone},
+		Status:  string(v.Status), BadgeNumber: v.BadgeNumber, CheckedInMs: v.CheckedInAt.UnixMilli(),
+	}
+	if !v.CheckedOutAt.IsZero() {
+		st.CheckedOutMs = v.CheckedOutAt.UnixMilli()
+	}
+	return st
 }
 
 // visitEventData is the data of visitor.checked_in and visitor.checked_out

@@ -222,6 +222,13 @@ func (ss *session) sendSnapshot(ctx context.Context) error {
 			return err
 		}
 	}
+	// Visits are upserted, never in snapshotEntities: the kiosk's own
+	// unsent visits must survive a snapshot.
+	for _, v := range snap.Visits {
+		if err := add(syncproto.EntityVisit, v.ID, store.VisitState(v)); err != nil {
+			return err
+		}
+	}
 	if err := ss.conn.Send(ctx, &syncproto.SnapshotBegin{Entities: snapshotEntities}); err != nil {
 		return err
 	}

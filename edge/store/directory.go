@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/theonestack/visitor"
 	"github.com/theonestack/visitor/syncproto"
@@ -212,6 +213,8 @@ func applyChange(ctx context.Context, tx *sql.Tx, c syncproto.Change) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO settings (id, data) VALUES (1, ?)
 			ON CONFLICT (id) DO UPDATE SET data = excluded.data`, string(c.Data))
 		return wrapChange(c, err)
+	case syncproto.EntityVisit:
+		return wrapChange(c, applyVisitState(ctx, tx, c))
 	case syncproto.EntityDevice:
 		var d visitor.Device
 		if err := json.Unmarshal(c.Data, &d); err != nil {
@@ -220,6 +223,51 @@ func applyChange(ctx context.Context, tx *sql.Tx, c syncproto.Change) error {
 		_, err := tx.ExecContext(ctx, `UPDATE identity SET name = ?, location_id = CASE WHEN ? <> '' THEN ? ELSE location_id END
 			WHERE id = 1 AND device_id = ?`, d.Name, d.LocationID, d.LocationID, c.ID)
 		return wrapChange(c, err)
+	}
+	return nil
+}
+
+// applyVisitState brings a visit of this location as the cloud knows it
+// into the local on-site list: a staff check-in appears, a check-out made
+// anywhere ends the visit here too. A visit checked out locally never
+// reopens, and a visit this kiosk still has a pending check-out for keeps
+// it. A delete is ignored: visits leave the kiosk only by retention or
+// unpair.
+func applyVisitState(ctx context.Context, tx *sql.Tx, c syncproto.Change) error {
+	if c.Op == syncproto.ChangeDelete {
+		return nil
+	}
+	var v syncproto.VisitState
+	if err := json.Unmarshal(c.Data, &v); err != nil {
+		return err
+	}
+	if v.ID == "" || v.Visitor.Name == "" || v.CheckedInMs == 0 {
+		return nil // not a visit this kiosk can show
+	}
+	in := ts(time.UnixMilli(v.CheckedInMs))
+	var out any
+	if v.Status == string(visitor.VisitCheckedOut) && v.CheckedOutMs != 0 {
+		out = ts(time.UnixMilli(v.CheckedOutMs))
+	}
+	vtype := v.VisitorType
+	if vtype == "" {
+		vtype = visitor.TypeGuest
+	}
+	status := v.Status
+	if status != string(visitor.VisitCheckedOut) {
+		status = string(visitor.VisitCheckedIn)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO visits (id, location_id, host_id, visitor_name, visitor_email,
+		visitor_company, visitor_phone, visitor_type, status, badge_number, checked_in_at, checked_out_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		v.ID, v.LocationID, v.HostID, v.Visitor.Name, v.Visitor.Email, v.Visitor.Company, v.Visitor.Phone,
+		vtype, status, v.BadgeNumber, in, out); err != nil {
+		return err
+	}
+	if status == string(visitor.VisitCheckedOut) {
+		_, err := tx.ExecContext(ctx, `UPDATE visits SET status = ?, checked_out_at = ? WHERE id = ? AND status = ?`,
+			string(visitor.VisitCheckedOut), out, v.ID, string(visitor.VisitCheckedIn))
+		return err
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -132,5 +133,44 @@ func TestApplyChangesIsAtomicWithCursor(t *testing.T) {
 	db.Read().QueryRowContext(ctx, `SELECT count(*) FROM hosts`).Scan(&n)
 	if cur, _ := db.Cursor(ctx); n != 1 || cur != "c1" {
 		t.Errorf("after a good frame: %d hosts, cursor %q", n, cur)
+	}
+}
+
+func TestVisitStateFromTheCloudNeverReopens(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	at := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	state := func(status string, out int64) syncproto.Change {
+		raw, _ := json.Marshal(syncproto.VisitState{ID: "v1", LocationID: "loc", Visitor: syncproto.PersonPayload{Name: "Desk Dora"},
+			Status: status, CheckedInMs: at.UnixMilli(), CheckedOutMs: out})
+		return syncproto.Change{Entity: syncproto.EntityVisit, ID: "v1", Op: syncproto.ChangeUpsert, Data: raw}
+	}
+	status := func() string {
+		var s string
+		if err := db.Read().QueryRowContext(ctx, `SELECT status FROM visits WHERE id = 'v1'`).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	steps := []struct {
+		change syncproto.Change
+		want   string
+	}{
+		{state("checked_in", 0), "checked_in"},                               // a staff check-in appears
+		{state("checked_out", at.Add(time.Hour).UnixMilli()), "checked_out"}, // a console check-out ends it
+		{state("checked_in", 0), "checked_out"},                              // a stale state never reopens it
+		{syncproto.Change{Entity: syncproto.EntityVisit, ID: "v1", Op: syncproto.ChangeDelete}, "checked_out"},
+	}
+	for i, st := range steps {
+		if err := db.ApplyChanges(ctx, []syncproto.Change{st.change}, fmt.Sprintf("c1.%d", i+1)); err != nil {
+			t.Fatal(err)
+		}
+		if got := status(); got != st.want {
+			t.Errorf("step %d: status %s, want %s", i, got, st.want)
+		}
 	}
 }
