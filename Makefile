@@ -20,7 +20,7 @@ DEB_PACKAGES := gcc pkg-config libgl1-mesa-dev xorg-dev libwayland-dev libxkbcom
 # syncproto, pairing).
 RACE_PKGS := ./syncproto/... ./pairing/... ./edge/... ./cloud/...
 
-.PHONY: all deps build run test test-go test-race vet fmt clean bench
+.PHONY: all deps build run test test-go test-race test-fuzz vet fmt clean bench
 
 all: build
 
@@ -55,13 +55,22 @@ fmt:
 # Xvfb when there is no display), then the race detector on the concurrent
 # packages.
 test: vet
-	./scripts/with-postgres ./scripts/with-display $(MAKE) --no-print-directory test-go test-race
+	./scripts/with-postgres ./scripts/with-display $(MAKE) --no-print-directory test-go test-race test-fuzz
 
 test-go:
 	$(GO) test -count=1 ./...
 
 test-race:
 	$(GO) test -count=1 -race $(RACE_PKGS)
+
+# test-fuzz runs each parser's fuzzer briefly beyond its committed corpus
+# (go test alone replays the corpus). FUZZTIME=5m for a longer hunt.
+FUZZTIME ?= 8s
+test-fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFrame$$' -fuzztime $(FUZZTIME) ./syncproto
+	$(GO) test -run '^$$' -fuzz '^FuzzStreamReader$$' -fuzztime $(FUZZTIME) ./syncproto
+	$(GO) test -run '^$$' -fuzz '^FuzzNormalizeUserCode$$' -fuzztime $(FUZZTIME) ./pairing
+	$(GO) test -run '^$$' -fuzz '^FuzzParseTemplate$$' -fuzztime $(FUZZTIME) ./edge/badge
 
 # bench prints one "name value unit" line per figure of DESIGN.md §9, with
 # the machine's raw ceilings measured in the same run. It takes a few
