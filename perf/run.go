@@ -103,7 +103,6 @@ func applyBoth(ctx context.Context, e Env) ([]Result, error) {
 // same run: name = num ÷ den, when both are known.
 var ratios = []struct{ name, num, den string }{
 	{"sync_apply_ops_per_s_sqlite_vs_ceiling", "sync_apply_ops_per_s_sqlite", "ceiling_sqlite_durable_commits_per_s"},
-	{"sync_apply_ops_per_s_postgres_vs_ceiling", "sync_apply_ops_per_s_postgres", "ceiling_sqlite_durable_commits_per_s"},
 }
 
 // RunAll runs the selected measurements (all when only is empty), printing
