@@ -143,6 +143,41 @@ func (s *Server) createHost(c *echo.Context) error {
 	return c.JSON(http.StatusCreated, h)
 }
 
+// listBadges is GET /api/v1/badges?location_id=: the physical badge
+// inventory of one location, or of every location.
+func (s *Server) listBadges(c *echo.Context) error {
+	sess, _ := session(c)
+	limit, cursor, err := paging(c)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.store.Badges(c.Request().Context(), sess.TenantID, c.QueryParam("location_id"), limit, cursor)
+	if err != nil {
+		return err
+	}
+	return listPage(c, "badges", items, next)
+}
+
+// createBadge is POST /api/v1/badges: add a badge to a location's inventory.
+func (s *Server) createBadge(c *echo.Context) error {
+	sess, _ := session(c)
+	var in struct {
+		LocationID string `json:"location_id"`
+		Number     string `json:"number"`
+	}
+	if err := decodeBody(c, &in); err != nil {
+		return err
+	}
+	if in.LocationID == "" {
+		return visitor.Errorf(visitor.EINVALID, "location_id is required")
+	}
+	b, err := s.store.AddBadge(c.Request().Context(), sess.TenantID, in.LocationID, in.Number, actor(sess))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, b)
+}
+
 // listVisits is GET /api/v1/visits?date=&location_id=&status=. date is
 // each location's own local date (YYYY-MM-DD, default today there), so a
 // visit belongs to the day its location saw it.

@@ -47,6 +47,8 @@ func (s *Server) routes() {
 	s.route(post, "/api/v1/locations", visitor.PermLocationsManage, s.createLocation)
 	s.route(get, "/api/v1/hosts", visitor.PermHostsView, s.listHosts)
 	s.route(post, "/api/v1/hosts", visitor.PermHostsManage, s.createHost)
+	s.route(get, "/api/v1/badges", visitor.PermBadgesManage, s.listBadges)
+	s.route(post, "/api/v1/badges", visitor.PermBadgesManage, s.createBadge)
 	s.route(get, "/api/v1/visits", visitor.PermVisitorsView, s.listVisits)
 	s.route(post, "/api/v1/visits", visitor.PermVisitorsCheckin, s.checkIn)
 	s.route(post, "/api/v1/visits/:id/checkout", visitor.PermVisitorsCheckout, s.checkOut)
