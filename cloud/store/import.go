@@ -59,11 +59,8 @@ func (db *DB) ImportVisits(ctx context.Context, tenantID string, visits []visito
 				continue
 			}
 			added++
-			for _, term := range Terms(v.Visitor.Name, v.Visitor.Email, v.Visitor.Company) {
-				if _, err := tx.exec(ctx, `INSERT INTO search_terms (tenant_id, kind, ref_id, term) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-					tenantID, searchVisit, v.ID, term); err != nil {
-					return fmt.Errorf("index visit %d: %w", i, err)
-				}
+			if err := tx.addTerms(ctx, tenantID, searchVisit, v.ID, v.Visitor.Name, v.Visitor.Email, v.Visitor.Company); err != nil {
+				return fmt.Errorf("visit %d: %w", i, err)
 			}
 		}
 		return tx.audit(ctx, tenantID, actor, "visits.import", "", map[string]int{"visits": len(visits)})

@@ -69,11 +69,23 @@ func (tx *Tx) indexTerms(ctx context.Context, tenantID, kind, refID string, text
 	if _, err := tx.exec(ctx, `DELETE FROM search_terms WHERE kind = ? AND ref_id = ?`, kind, refID); err != nil {
 		return fmt.Errorf("index %s: %w", kind, err)
 	}
-	for _, term := range Terms(texts...) {
-		if _, err := tx.exec(ctx, `INSERT INTO search_terms (tenant_id, kind, ref_id, term) VALUES (?, ?, ?, ?)
-			ON CONFLICT DO NOTHING`, tenantID, kind, refID, term); err != nil {
-			return fmt.Errorf("index %s: %w", kind, err)
-		}
+	return tx.addTerms(ctx, tenantID, kind, refID, texts...)
+}
+
+// addTerms writes the search words of a new record in one statement.
+func (tx *Tx) addTerms(ctx context.Context, tenantID, kind, refID string, texts ...string) error {
+	terms := Terms(texts...)
+	if len(terms) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 4*len(terms))
+	for _, term := range terms {
+		args = append(args, tenantID, kind, refID, term)
+	}
+	q := `INSERT INTO search_terms (tenant_id, kind, ref_id, term) VALUES ` +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", len(terms)), ", ") + ` ON CONFLICT DO NOTHING`
+	if _, err := tx.exec(ctx, q, args...); err != nil {
+		return fmt.Errorf("index %s: %w", kind, err)
 	}
 	return nil
 }

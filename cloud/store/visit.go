@@ -117,7 +117,7 @@ func (tx *Tx) checkIn(ctx context.Context, v visitor.Visit, actor Actor) (visito
 	if err := tx.visitEvent(ctx, v, visitor.EventCheckedIn, v.CheckedInAt, actor); err != nil {
 		return visitor.Visit{}, err
 	}
-	if err := tx.indexTerms(ctx, v.TenantID, searchVisit, v.ID, v.Visitor.Name, v.Visitor.Email, v.Visitor.Company); err != nil {
+	if err := tx.addTerms(ctx, v.TenantID, searchVisit, v.ID, v.Visitor.Name, v.Visitor.Email, v.Visitor.Company); err != nil {
 		return visitor.Visit{}, err
 	}
 	if err := tx.appendChange(ctx, v.TenantID, v.LocationID, syncproto.EntityVisit, v.ID, syncproto.ChangeUpsert, VisitState(v)); err != nil {
