@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +12,7 @@ import (
 	"github.com/theonestack/visitor/cloud"
 	"github.com/theonestack/visitor/cloud/config"
 	"github.com/theonestack/visitor/cloud/devhub"
+	"github.com/theonestack/visitor/cloud/devhub/devhubtest"
 	"github.com/theonestack/visitor/cloud/store"
 	"github.com/theonestack/visitor/cloud/store/storetest"
 )
@@ -26,19 +24,7 @@ const (
 
 func startDevhub(t *testing.T) (*devhub.Hub, string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String()
-	hub, err := devhub.New(devhub.Config{PublicURL: url, HubIntegrationKey: testHubKey, BusSDKKey: testSDKKey}, devhub.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: hub.Handler()}}
-	srv.Start()
-	t.Cleanup(func() { srv.Close(); hub.Close() })
-	return hub, url
+	return devhubtest.Start(t, devhub.Config{HubIntegrationKey: testHubKey, BusSDKKey: testSDKKey})
 }
 
 func eventually(t *testing.T, within time.Duration, what string, ok func() bool) {

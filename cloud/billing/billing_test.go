@@ -2,9 +2,6 @@ package billing_test
 
 import (
 	"context"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"sort"
 	"sync"
 	"testing"
@@ -13,6 +10,7 @@ import (
 	"github.com/theonestack/visitor"
 	"github.com/theonestack/visitor/cloud/billing"
 	"github.com/theonestack/visitor/cloud/devhub"
+	"github.com/theonestack/visitor/cloud/devhub/devhubtest"
 	"github.com/theonestack/visitor/cloud/store"
 	"github.com/theonestack/visitor/cloud/store/storetest"
 )
@@ -21,19 +19,7 @@ const hubKey = "hub-integration-key-0123456789"
 
 func startHub(t *testing.T) (*devhub.Hub, string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String()
-	hub, err := devhub.New(devhub.Config{PublicURL: url, HubIntegrationKey: hubKey}, devhub.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: hub.Handler()}}
-	srv.Start()
-	t.Cleanup(func() { srv.Close(); hub.Close() })
-	return hub, url
+	return devhubtest.Start(t, devhub.Config{HubIntegrationKey: hubKey})
 }
 
 type clock struct {

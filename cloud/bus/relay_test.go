@@ -2,15 +2,13 @@ package bus_test
 
 import (
 	"context"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/theonestack/visitor"
 	"github.com/theonestack/visitor/cloud/bus"
 	"github.com/theonestack/visitor/cloud/devhub"
+	"github.com/theonestack/visitor/cloud/devhub/devhubtest"
 	"github.com/theonestack/visitor/cloud/store"
 	"github.com/theonestack/visitor/cloud/store/storetest"
 )
@@ -19,19 +17,7 @@ const sdkKey = "bus-sdk-key-for-tests-0123456789"
 
 func startHub(t *testing.T) (*devhub.Hub, string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String()
-	hub, err := devhub.New(devhub.Config{PublicURL: url, BusSDKKey: sdkKey}, devhub.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: hub.Handler()}}
-	srv.Start()
-	t.Cleanup(func() { srv.Close(); hub.Close() })
-	return hub, url
+	return devhubtest.Start(t, devhub.Config{BusSDKKey: sdkKey})
 }
 
 // seed makes n check-ins (n visitor.checked_in events) in one tenant.
