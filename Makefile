@@ -20,7 +20,7 @@ DEB_PACKAGES := gcc pkg-config libgl1-mesa-dev xorg-dev libwayland-dev libxkbcom
 # syncproto, pairing).
 RACE_PKGS := ./syncproto/... ./pairing/... ./edge/... ./cloud/...
 
-.PHONY: all deps build run test test-go test-race test-fuzz vet fmt clean bench
+.PHONY: all deps build run test test-go test-race test-fuzz vet fmt clean bench bench-kiosk
 
 all: build
 
@@ -78,6 +78,14 @@ test-fuzz:
 # stderr. BENCH_FLAGS=-quick runs small sizes.
 bench:
 	./scripts/with-postgres $(GO) run ./perf/cmd/visitor-bench $(BENCH_FLAGS)
+	@$(MAKE) --no-print-directory bench-kiosk
+
+# bench-kiosk measures the kiosk app's path from tapping Confirm to the
+# visit committed and its badge rendered and queued (a Go benchmark beside
+# the Fyne app, headless), printed as a "name value unit" line.
+bench-kiosk:
+	@$(GO) test -run '^$$' -bench '^BenchmarkKioskCheckinToBadge$$' -benchtime 200x ./kiosk-ui/cmd/visitor-kiosk | \
+		awk '{for (i = 2; i <= NF; i++) if ($$i == "p99_ms") { print "kiosk_checkin_to_badge_p99_ms", $$(i-1), "ms"; found = 1 }} END { exit !found }'
 
 clean:
 	rm -rf $(BIN)
