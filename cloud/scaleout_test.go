@@ -429,3 +429,50 @@ func TestScaleOutBusAndBillingRunOnce(t *testing.T) {
 		keys[r.IdempotencyKey] = true
 	}
 }
+
+// TestScaleOutConsoleCheckOutReachesKioskOnOtherInstance: a visitor who
+// checked in at a kiosk connected to instance B is checked out in the
+// console on instance A, and leaves that kiosk's on-site list at once; a
+// staff check-in on A appears on it too.
+func TestScaleOutConsoleCheckOutReachesKioskOnOtherInstance(t *testing.T) {
+	c := newCluster(t, nil)
+	ctx := context.Background()
+	kb, _ := c.kiosk(t, c.b, "Front desk B")
+	within(t, 10*time.Second, "kiosk online", func() bool { return status(t, kb).Online })
+	onSite := func(id string) bool {
+		vs, err := kb.OnSite(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vs {
+			if v.ID == id {
+				return true
+			}
+		}
+		return false
+	}
+	v, err := kb.CheckIn(ctx, edge.CheckInRequest{Name: "Kiosk Kate"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, 10*time.Second, "kiosk check-in in the cloud", func() bool {
+		_, err := c.a.Store().Visit(ctx, devhub.OrgAcme, v.ID)
+		return err == nil
+	})
+	began := time.Now()
+	if st := c.call(t, c.a, http.MethodPost, "/api/v1/visits/"+v.ID+"/checkout", nil, nil); st != 200 {
+		t.Fatalf("console check-out on A = %d", st)
+	}
+	within(t, notifyBound, "console check-out on the kiosk on B", func() bool { return !onSite(v.ID) })
+	t.Logf("check-out on A left the on-site list of the kiosk on B in %s", time.Since(began).Round(time.Millisecond))
+
+	var staff struct {
+		ID string `json:"id"`
+	}
+	began = time.Now()
+	if st := c.call(t, c.a, http.MethodPost, "/api/v1/visits", map[string]any{"location_id": c.loc, "visitor": map[string]string{"name": "Desk Dora"}}, &staff); st != 201 {
+		t.Fatalf("staff check-in on A = %d", st)
+	}
+	within(t, notifyBound, "staff check-in on the kiosk on B", func() bool { return onSite(staff.ID) })
+	t.Logf("check-in on A reached the kiosk on B in %s", time.Since(began).Round(time.Millisecond))
+}
