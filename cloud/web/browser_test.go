@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/theonestack/visitor/cloud/store/storetest"
-	"github.com/theonestack/visitor/internal/testenv"
 )
 
 // chromiumPath is Debian's Chromium.
@@ -21,29 +19,12 @@ const chromiumPath = "/usr/bin/chromium"
 // development Hub, it picks a user, and it lands back on the console
 // signed in, through at most three redirects.
 func TestBrowserSignIn(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		testenv.Need(t, "Chromium", "apt-get install chromium")
-	}
 	e := newHubEnv(t.Context(), t, "")
 	c := e.newCloud(t, storetest.URL(t, storetest.SQLite), e.cloudLn, nil, "")
 
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	actx, acancel := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
+	bctx := browser(t, ctx)
 
 	if err := chromedp.Do(bctx, chromedp.Navigate(c.url+"/")); err != nil {
 		t.Fatalf("open console: %v", err)

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/theonestack/visitor/cloud/devhub"
 	"github.com/theonestack/visitor/cloud/store/storetest"
-	"github.com/theonestack/visitor/internal/testenv"
 	"github.com/theonestack/visitor/pairing"
 )
 
@@ -20,29 +18,12 @@ import (
 // sign-in back to the approval page, the admin names the display and
 // approves, and the kiosk's next poll receives the binding.
 func TestBrowserApprovesPairing(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		testenv.Need(t, "Chromium", "apt-get install chromium")
-	}
 	e := newPairEnv(t, storetest.SQLite)
 	k := e.newKiosk(t)
 
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	actx, acancel := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
+	bctx := browser(t, ctx)
 
 	if err := chromedp.Do(bctx,
 		chromedp.Navigate(k.code.VerificationURIComplete),
