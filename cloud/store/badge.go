@@ -52,23 +52,8 @@ func (db *DB) Badges(ctx context.Context, tenantID, locationID string, limit int
 		q += ` AND location_id = ?`
 		args = append(args, locationID)
 	}
-	rows, err := db.query(ctx, q+` ORDER BY id LIMIT ?`, append(args, limit+1)...)
-	if err != nil {
-		return nil, "", fmt.Errorf("list badges: %w", err)
-	}
-	defer rows.Close()
-	var out []visitor.Badge
-	for rows.Next() {
-		b, err := scanBadge(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, b)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	return page(out, limit, func(b visitor.Badge) string { return b.ID })
+	return queryPage(ctx, db, "badges", scanBadge, func(b visitor.Badge) string { return b.ID }, limit,
+		q+` ORDER BY id LIMIT ?`, append(args, limit+1)...)
 }
 
 // SetBadgeStatus assigns (to a visit), returns or retires a badge. A

@@ -65,24 +65,9 @@ func (db *DB) DeviceByID(ctx context.Context, id string) (visitor.Device, error)
 // Devices lists the tenant's devices by id, a page at a time.
 func (db *DB) Devices(ctx context.Context, tenantID string, limit int, cursor string) ([]visitor.Device, string, error) {
 	limit = clampLimit(limit)
-	rows, err := db.query(ctx, `SELECT `+deviceColumns+` FROM devices WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`,
+	return queryPage(ctx, db, "devices", scanDevice, func(d visitor.Device) string { return d.ID }, limit,
+		`SELECT `+deviceColumns+` FROM devices WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`,
 		tenantID, cursor, limit+1)
-	if err != nil {
-		return nil, "", fmt.Errorf("list devices: %w", err)
-	}
-	defer rows.Close()
-	var out []visitor.Device
-	for rows.Next() {
-		d, err := scanDevice(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	return page(out, limit, func(d visitor.Device) string { return d.ID })
 }
 
 // SetDeviceStatus moves a device to unpaired or revoked.

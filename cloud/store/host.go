@@ -70,26 +70,11 @@ func (db *DB) Host(ctx context.Context, tenantID, id string) (visitor.Host, erro
 func (db *DB) Hosts(ctx context.Context, tenantID, q string, limit int, cursor string) ([]visitor.Host, string, error) {
 	limit = clampLimit(limit)
 	prefix := likePrefix(q)
-	rows, err := db.query(ctx, `SELECT `+hostColumns+` FROM hosts
+	return queryPage(ctx, db, "hosts", scanHost, func(h visitor.Host) string { return h.ID }, limit,
+		`SELECT `+hostColumns+` FROM hosts
 		WHERE tenant_id = ? AND active = 1 AND id > ?
 		  AND (LOWER(name) LIKE ? ESCAPE '\' OR LOWER(email) LIKE ? ESCAPE '\')
 		ORDER BY id LIMIT ?`, tenantID, cursor, prefix, prefix, limit+1)
-	if err != nil {
-		return nil, "", fmt.Errorf("list hosts: %w", err)
-	}
-	defer rows.Close()
-	var out []visitor.Host
-	for rows.Next() {
-		h, err := scanHost(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	return page(out, limit, func(h visitor.Host) string { return h.ID })
 }
 
 // likePrefix makes a lower-case LIKE pattern matching strings that start

@@ -68,24 +68,9 @@ func (db *DB) Location(ctx context.Context, tenantID, id string) (visitor.Locati
 // returned cursor is "" on the last page.
 func (db *DB) Locations(ctx context.Context, tenantID string, limit int, cursor string) ([]visitor.Location, string, error) {
 	limit = clampLimit(limit)
-	rows, err := db.query(ctx, `SELECT `+locationColumns+` FROM locations
+	return queryPage(ctx, db, "locations", scanLocation, func(l visitor.Location) string { return l.ID }, limit,
+		`SELECT `+locationColumns+` FROM locations
 		WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, tenantID, cursor, limit+1)
-	if err != nil {
-		return nil, "", fmt.Errorf("list locations: %w", err)
-	}
-	defer rows.Close()
-	var out []visitor.Location
-	for rows.Next() {
-		l, err := scanLocation(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	return page(out, limit, func(l visitor.Location) string { return l.ID })
 }
 
 // EachLocation calls fn for every location of every tenant (tenantID "")
@@ -112,6 +97,29 @@ func (db *DB) EachLocation(ctx context.Context, tenantID string, fn func(visitor
 		}
 	}
 	return rows.Err()
+}
+
+// queryPage runs a list query that asks for limit+1 rows and returns one
+// page of them with the cursor of the next page ("" on the last).
+func queryPage[T any](ctx context.Context, db *DB, what string, scan func(interface{ Scan(...any) error }) (T, error),
+	key func(T) string, limit int, q string, args ...any) ([]T, string, error) {
+	rows, err := db.query(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	return page(out, limit, key)
 }
 
 // page trims a limit+1 result to limit and returns the cursor of the next page.

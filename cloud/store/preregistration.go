@@ -73,21 +73,6 @@ func (db *DB) Preregistrations(ctx context.Context, tenantID, locationID string,
 		q += ` AND location_id = ?`
 		args = append(args, locationID)
 	}
-	rows, err := db.query(ctx, q+` ORDER BY id LIMIT ?`, append(args, limit+1)...)
-	if err != nil {
-		return nil, "", fmt.Errorf("list preregistrations: %w", err)
-	}
-	defer rows.Close()
-	var out []visitor.Preregistration
-	for rows.Next() {
-		p, err := scanPrereg(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	return page(out, limit, func(p visitor.Preregistration) string { return p.ID })
+	return queryPage(ctx, db, "preregistrations", scanPrereg, func(p visitor.Preregistration) string { return p.ID }, limit,
+		q+` ORDER BY id LIMIT ?`, append(args, limit+1)...)
 }

@@ -248,23 +248,8 @@ func (db *DB) Visits(ctx context.Context, tenantID string, f visitor.VisitFilter
 		q += ` AND id < ?`
 		args = append(args, f.Cursor)
 	}
-	rows, err := db.query(ctx, q+` ORDER BY id DESC LIMIT ?`, append(args, limit+1)...)
-	if err != nil {
-		return nil, "", fmt.Errorf("list visits: %w", err)
-	}
-	defer rows.Close()
-	var out []visitor.Visit
-	for rows.Next() {
-		v, err := scanVisit(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	return page(out, limit, func(v visitor.Visit) string { return v.ID })
+	return queryPage(ctx, db, "visits", scanVisit, func(v visitor.Visit) string { return v.ID }, limit,
+		q+` ORDER BY id DESC LIMIT ?`, append(args, limit+1)...)
 }
 
 // VisitState is the down-feed form of a visit, for the kiosks of its
