@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/theonestack/visitor/edge/printer"
@@ -30,32 +29,23 @@ const connTimeout = 10 * time.Second
 // status for 62 mm DK-11202 labels (or whatever SetMedia loads), records
 // every job up to its print command, and after a job sends the phase-change
 // and "printing completed" statuses, or an "error occurred" status when not
-// ready. It is safe for concurrent use.
+// ready. A recorded job (Jobs) includes the bytes sent before it on the
+// same connection, such as the driver's status request. It is safe for
+// concurrent use.
 type FakeBrother struct {
-	ln    net.Listener
-	wg    sync.WaitGroup
-	mu    sync.Mutex
+	tcpFake
 	cond  BrotherCondition
 	media [3]byte // width mm, type, length mm
-	jobs  [][]byte
-	reqs  int
-	conns map[net.Conn]struct{}
 }
 
 // StartFakeBrother listens on 127.0.0.1 on a free port. Close it when done.
 func StartFakeBrother() (*FakeBrother, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	f := &FakeBrother{media: [3]byte{62, 0x0B, 100}}
+	if err := f.start(f.handle); err != nil {
 		return nil, err
 	}
-	f := &FakeBrother{ln: ln, media: [3]byte{62, 0x0B, 100}, conns: map[net.Conn]struct{}{}}
-	f.wg.Add(1)
-	go f.serve()
 	return f, nil
 }
-
-// Addr is the fake's host:port.
-func (f *FakeBrother) Addr() string { return f.ln.Addr().String() }
 
 // SetCondition changes what the fake reports from the next status on.
 func (f *FakeBrother) SetCondition(c BrotherCondition) {
@@ -76,61 +66,11 @@ func (f *FakeBrother) SetMedia(widthMM, lengthMM int, continuous bool) {
 	f.media = [3]byte{byte(widthMM), typ, byte(lengthMM)}
 }
 
-// Jobs returns a copy of every job received up to and including its print
-// command, in order, whatever the condition. Bytes before the job on the
-// same connection (the driver's status request) are included.
-func (f *FakeBrother) Jobs() [][]byte {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([][]byte, len(f.jobs))
-	for i, j := range f.jobs {
-		out[i] = bytes.Clone(j)
-	}
-	return out
-}
-
 // StatusRequests counts ESC i S commands received.
 func (f *FakeBrother) StatusRequests() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.reqs
-}
-
-// Close stops listening, drops open connections and waits for them to end.
-func (f *FakeBrother) Close() error {
-	err := f.ln.Close()
-	f.mu.Lock()
-	for c := range f.conns {
-		_ = c.Close()
-	}
-	f.mu.Unlock()
-	f.wg.Wait()
-	return err
-}
-
-func (f *FakeBrother) serve() {
-	defer f.wg.Done()
-	for {
-		c, err := f.ln.Accept()
-		if err != nil {
-			return
-		}
-		f.mu.Lock()
-		f.conns[c] = struct{}{}
-		f.mu.Unlock()
-		f.wg.Add(1)
-		go func() {
-			defer f.wg.Done()
-			defer func() {
-				f.mu.Lock()
-				delete(f.conns, c)
-				f.mu.Unlock()
-				_ = c.Close()
-			}()
-			_ = c.SetDeadline(time.Now().Add(connTimeout))
-			f.handle(c)
-		}()
-	}
 }
 
 // recorder keeps every byte read through it.

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net"
-	"sync"
-	"time"
 )
 
 // ZebraCondition is what a FakeZebra reports in its host status.
@@ -19,29 +17,18 @@ type ZebraCondition struct {
 // buffers them), so tests can tell whether a driver checked first. It is
 // safe for concurrent use.
 type FakeZebra struct {
-	ln    net.Listener
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	cond  ZebraCondition
-	jobs  [][]byte
-	reqs  int
-	conns map[net.Conn]struct{}
+	tcpFake
+	cond ZebraCondition
 }
 
 // StartFakeZebra listens on 127.0.0.1 on a free port. Close it when done.
 func StartFakeZebra() (*FakeZebra, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	f := &FakeZebra{}
+	if err := f.start(f.handle); err != nil {
 		return nil, err
 	}
-	f := &FakeZebra{ln: ln, conns: map[net.Conn]struct{}{}}
-	f.wg.Add(1)
-	go f.serve()
 	return f, nil
 }
-
-// Addr is the fake's host:port.
-func (f *FakeZebra) Addr() string { return f.ln.Addr().String() }
 
 // SetCondition changes what later ~HS replies say.
 func (f *FakeZebra) SetCondition(c ZebraCondition) {
@@ -50,59 +37,11 @@ func (f *FakeZebra) SetCondition(c ZebraCondition) {
 	f.cond = c
 }
 
-// Jobs returns a copy of every label received (^XA … ^XZ), in order.
-func (f *FakeZebra) Jobs() [][]byte {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([][]byte, len(f.jobs))
-	for i, j := range f.jobs {
-		out[i] = bytes.Clone(j)
-	}
-	return out
-}
-
 // HostStatusRequests counts ~HS commands received.
 func (f *FakeZebra) HostStatusRequests() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.reqs
-}
-
-// Close stops listening, drops open connections and waits for them to end.
-func (f *FakeZebra) Close() error {
-	err := f.ln.Close()
-	f.mu.Lock()
-	for c := range f.conns {
-		_ = c.Close()
-	}
-	f.mu.Unlock()
-	f.wg.Wait()
-	return err
-}
-
-func (f *FakeZebra) serve() {
-	defer f.wg.Done()
-	for {
-		c, err := f.ln.Accept()
-		if err != nil {
-			return
-		}
-		f.mu.Lock()
-		f.conns[c] = struct{}{}
-		f.mu.Unlock()
-		f.wg.Add(1)
-		go func() {
-			defer f.wg.Done()
-			defer func() {
-				f.mu.Lock()
-				delete(f.conns, c)
-				f.mu.Unlock()
-				_ = c.Close()
-			}()
-			_ = c.SetDeadline(time.Now().Add(connTimeout))
-			f.handle(c)
-		}()
-	}
 }
 
 func (f *FakeZebra) handle(c net.Conn) {
