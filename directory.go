@@ -1,6 +1,12 @@
 package visitor
 
-import "time"
+import (
+	"bytes"
+	"image"
+	_ "image/jpeg" // logos may be JPEG
+	_ "image/png"  // or PNG
+	"time"
+)
 
 // Tenant is a Hub organisation; its ID is the Hub org_id.
 type Tenant struct {
@@ -20,6 +26,32 @@ type TenantSettings struct {
 	RetentionDays    int      `json:"retention_days"`
 	KioskPIN         string   `json:"-"`
 	RequiredFields   []string `json:"required_fields"`
+	// Logo is the tenant's logo as PNG or JPEG bytes (empty for none),
+	// shown on the kiosk's welcome screen. It travels down the sync feed
+	// with the rest of the settings, so kiosks show it offline too.
+	Logo []byte `json:"logo,omitempty"`
+}
+
+// Logo limits: kept small because every kiosk stores the logo and it
+// travels in the settings change.
+const (
+	MaxLogoBytes = 256 << 10
+	MaxLogoSide  = 2048
+)
+
+// ValidateLogo checks that b is a PNG or JPEG image within the limits.
+func ValidateLogo(b []byte) error {
+	if len(b) > MaxLogoBytes {
+		return Errorf(EINVALID, "the logo is over %d KiB", MaxLogoBytes>>10)
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil || (format != "png" && format != "jpeg") {
+		return Errorf(EINVALID, "the logo must be a PNG or JPEG image")
+	}
+	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > MaxLogoSide || cfg.Height > MaxLogoSide {
+		return Errorf(EINVALID, "the logo must be at most %d×%d pixels", MaxLogoSide, MaxLogoSide)
+	}
+	return nil
 }
 
 // Location is a building or lobby of a tenant.

@@ -85,6 +85,11 @@ func (db *DB) UpdateSettings(ctx context.Context, tenantID string, s visitor.Ten
 	if s.RetentionDays < 0 || s.RetentionDays > 3650 {
 		return visitor.Errorf(visitor.EINVALID, "retention must be between 0 and 3650 days")
 	}
+	if len(s.Logo) > 0 {
+		if err := visitor.ValidateLogo(s.Logo); err != nil {
+			return err
+		}
+	}
 	raw, err := json.Marshal(s)
 	if err != nil {
 		return err
