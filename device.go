@@ -105,6 +105,19 @@ type IntegrationKey struct {
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
 }
 
+// WebhookSecret is a tenant's Standard Webhooks signing secret. While a
+// tenant has one, inbound webhooks must carry a valid signature made with
+// it. A replaced secret stays valid until ExpiresAt so senders can switch
+// over without refused deliveries.
+type WebhookSecret struct {
+	ID        string    `json:"id"`
+	TenantID  string    `json:"tenant_id"`
+	Key       []byte    `json:"-"`    // the HMAC key (the decoded whsec_ secret)
+	Hint      string    `json:"hint"` // first characters of the secret, to recognise it
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"` // zero: current
+}
+
 // BillingReport is one usage report sent (or to be sent) to Hub Billing.
 type BillingReport struct {
 	IdempotencyKey string    `json:"idempotency_key"`
