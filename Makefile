@@ -71,6 +71,7 @@ test-fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzStreamReader$$' -fuzztime $(FUZZTIME) ./syncproto
 	$(GO) test -run '^$$' -fuzz '^FuzzNormalizeUserCode$$' -fuzztime $(FUZZTIME) ./pairing
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTemplate$$' -fuzztime $(FUZZTIME) ./edge/badge
+	$(GO) test -run '^$$' -fuzz '^FuzzVerifySignature$$' -fuzztime $(FUZZTIME) ./cloud/integration
 
 # bench prints one "name value unit" line per figure of DESIGN.md §9, with
 # the machine's raw ceilings measured in the same run. It takes a few

@@ -135,7 +135,8 @@ func (h *Handler) locations(w http.ResponseWriter, r *http.Request) {
 const MaxWebhookBody = 1 << 20
 
 // webhook writes an inbound event to the tenant's audit trail, once per
-// event id.
+// event id. When the tenant has a signing secret the request must carry a
+// valid Standard Webhooks signature (see signature.go).
 func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r.Context())
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -178,6 +179,23 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 	if _, err := h.db.Tenant(r.Context(), tenant); err != nil {
 		writeError(w, http.StatusBadRequest, visitor.EINVALID, "unknown tenant")
 		return
+	}
+	secrets, err := h.db.WebhookSecrets(r.Context(), tenant)
+	if err != nil {
+		h.log.Error("webhook secrets", "err", err)
+		writeError(w, http.StatusInternalServerError, visitor.EINTERNAL, "Internal error.")
+		return
+	}
+	if len(secrets) > 0 {
+		keys := make([][]byte, len(secrets))
+		for i, s := range secrets {
+			keys[i] = s.Key
+		}
+		if err := VerifySignature(keys, r.Header, body, h.now()); err != nil {
+			h.log.Warn("webhook refused", "tenant", tenant, "key", c.keyID, "reason", err)
+			writeError(w, http.StatusUnauthorized, visitor.EUNAUTHORIZED, err.Error())
+			return
+		}
 	}
 	dedupe := event.ID
 	if dedupe == "" {
