@@ -1,10 +1,17 @@
 package web
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/labstack/echo/v5"
 
 	"github.com/theonestack/visitor/cloud/store"
 )
@@ -17,7 +24,117 @@ const liveLookback = 64
 // liveBatch bounds one poll; a burst larger than this wakes everyone.
 const liveBatch = 2000
 
-// liveFeed tells open visitor-log pages of a tenant that its visits
+// Live stream timing: a keep-alive comment keeps proxies from closing an
+// idle stream; a stream ends after liveStreamLife so the browser
+// reconnects and the session is checked again.
+const (
+	liveHeartbeat  = 15 * time.Second
+	liveStreamLife = 5 * time.Minute
+)
+
+// wantsEventStream reports whether the request asks for Server-Sent Events
+// (a browser's EventSource sends Accept: text/event-stream).
+func wantsEventStream(e *echo.Context) bool {
+	return strings.Contains(e.Request().Header.Get("Accept"), "text/event-stream")
+}
+
+// liveStream answers a Server-Sent Events stream of one HTML fragment of a
+// page — the visitor log's rows, the on-site list — as event "rows", which
+// console.js swaps into the page. render writes the fragment as of now.
+// The fragment is sent at once when a visit of the tenant changed after
+// ?since= (the mark the page was rendered at; absent sends at once), and
+// again each time the tenant's visits change. A client that does not
+// accept text/event-stream gets 406.
+func (c *console) liveStream(e *echo.Context, tenant string, render func(ctx context.Context, buf *bytes.Buffer) error) error {
+	if !wantsEventStream(e) {
+		return echo.NewHTTPError(http.StatusNotAcceptable, "This is an event stream (text/event-stream).")
+	}
+	ctx := e.Request().Context()
+	wake, stop := c.live.subscribe(tenant)
+	defer stop()
+	w := e.Response()
+	// Flush through Echo's response to the server's writer: Echo's own
+	// Flush panics where flushing is unsupported, this returns an error.
+	raw := http.ResponseWriter(w)
+	if r, err := echo.UnwrapResponse(w); err == nil {
+		raw = r.ResponseWriter
+	}
+	rc := http.NewResponseController(raw)
+	_ = rc.SetWriteDeadline(time.Time{}) // a long-lived stream; not every server supports it
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	h.Add("Vary", "Accept")
+	w.WriteHeader(http.StatusOK)
+	send := func() error {
+		var buf bytes.Buffer
+		if err := render(ctx, &buf); err != nil {
+			return err
+		}
+		var ev bytes.Buffer
+		ev.WriteString("event: rows\n")
+		for line := range strings.SplitSeq(buf.String(), "\n") {
+			ev.WriteString("data: ")
+			ev.WriteString(strings.TrimRight(line, "\r"))
+			ev.WriteByte('\n')
+		}
+		ev.WriteByte('\n')
+		if _, err := w.Write(ev.Bytes()); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	if _, err := fmt.Fprint(w, "retry: 1000\n\n"); err != nil {
+		return nil
+	}
+	// The page already shows the fragment as of ?since=; resend it at once
+	// only if a visit changed after that (a reconnect, or a change between
+	// the page and the stream), so rows are not swapped under a finger
+	// about to tap them.
+	since, _ := strconv.ParseInt(e.QueryParam("since"), 10, 64)
+	latest, err := c.s.store.LatestVisitSeq(ctx)
+	if err != nil || since <= 0 || latest > since {
+		err = send()
+	} else {
+		err = rc.Flush()
+	}
+	if err != nil {
+		// The client went away, the store failed, or something between us
+		// and the client cannot stream: the answer ends with the fragment,
+		// and the browser asks again a second later (retry: 1000), so the
+		// page stays live by reconnecting.
+		return nil
+	}
+	heartbeat := time.NewTicker(liveHeartbeat)
+	defer heartbeat.Stop()
+	end := time.NewTimer(liveStreamLife)
+	defer end.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-end.C:
+			return nil
+		case <-heartbeat.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return nil
+			}
+			if rc.Flush() != nil {
+				return nil
+			}
+		case <-wake:
+			if err := send(); err != nil {
+				if ctx.Err() == nil {
+					c.s.log.Warn("live page stream", "err", err)
+				}
+				return nil
+			}
+		}
+	}
+}
+
+// liveFeed tells open live pages (visitor log, on-site list) of a tenant that its visits
 // changed. One goroutine per process polls the shared database's
 // visit_events (a primary-key range read) every interval while at least
 // one page listens, so a check-in made on any cloud instance — by staff

@@ -3,11 +3,9 @@ package web
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -239,34 +237,12 @@ func (c *console) visits(e *echo.Context) error {
 	})
 }
 
-// visitsLive is GET /visits/live: a Server-Sent Events stream that sends
-// the log's rows (event "rows", an HTML fragment) at once and again each
-// time the tenant's visits change. The stream ends after a few minutes and
-// the browser's EventSource reconnects, so the session is checked again.
+// visitsLive is GET /visits/live: the visitor log's live stream (see
+// liveStream), its rows rendered with the page's filter.
 func (c *console) visitsLive(e *echo.Context) error {
-	if !strings.Contains(e.Request().Header.Get("Accept"), "text/event-stream") {
-		return echo.NewHTTPError(http.StatusNotAcceptable, "This is an event stream (text/event-stream).")
-	}
 	sess, _ := session(e)
-	ctx := e.Request().Context()
 	lf := readLogFilter(e, newForm())
-	wake, stop := c.live.subscribe(sess.TenantID)
-	defer stop()
-	w := e.Response()
-	// Flush through Echo's response to the server's writer: Echo's own
-	// Flush panics where flushing is unsupported, this returns an error.
-	raw := http.ResponseWriter(w)
-	if r, err := echo.UnwrapResponse(w); err == nil {
-		raw = r.ResponseWriter
-	}
-	rc := http.NewResponseController(raw)
-	_ = rc.SetWriteDeadline(time.Time{}) // a long-lived stream; not every server supports it
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	send := func() error {
+	return c.liveStream(e, sess.TenantID, func(ctx context.Context, buf *bytes.Buffer) error {
 		d, err := c.directory(ctx, sess.TenantID, true)
 		if err != nil {
 			return err
@@ -275,70 +251,8 @@ func (c *console) visitsLive(e *echo.Context) error {
 		if err != nil {
 			return err
 		}
-		var buf bytes.Buffer
-		if err := c.renderFragment(&buf, "visits", "rows", logView{Rows: rows, More: more}); err != nil {
-			return err
-		}
-		var ev bytes.Buffer
-		ev.WriteString("event: rows\n")
-		for line := range strings.SplitSeq(buf.String(), "\n") {
-			ev.WriteString("data: ")
-			ev.WriteString(strings.TrimRight(line, "\r"))
-			ev.WriteByte('\n')
-		}
-		ev.WriteByte('\n')
-		if _, err := w.Write(ev.Bytes()); err != nil {
-			return err
-		}
-		return rc.Flush()
-	}
-	if _, err := fmt.Fprint(w, "retry: 1000\n\n"); err != nil {
-		return nil
-	}
-	// The page already shows the rows as of ?since=; resend them at once
-	// only if a visit changed after that (a reconnect, or a change between
-	// the page and the stream), so the rows are not swapped under a
-	// finger about to tap them.
-	since, _ := strconv.ParseInt(e.QueryParam("since"), 10, 64)
-	latest, err := c.s.store.LatestVisitSeq(ctx)
-	if err != nil || since <= 0 || latest > since {
-		err = send()
-	} else {
-		err = rc.Flush()
-	}
-	if err != nil {
-		// The client went away, the store failed, or something between us
-		// and the client cannot stream: the answer ends with the rows, and
-		// the browser asks again a second later (retry: 1000), so the log
-		// stays live by reconnecting.
-		return nil
-	}
-	heartbeat := time.NewTicker(15 * time.Second)
-	defer heartbeat.Stop()
-	end := time.NewTimer(5 * time.Minute)
-	defer end.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-end.C:
-			return nil
-		case <-heartbeat.C:
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
-				return nil
-			}
-			if rc.Flush() != nil {
-				return nil
-			}
-		case <-wake:
-			if err := send(); err != nil {
-				if ctx.Err() == nil {
-					c.s.log.Warn("live visitor log", "err", err)
-				}
-				return nil
-			}
-		}
-	}
+		return c.renderFragment(buf, "visits", "rows", logView{Rows: rows, More: more})
+	})
 }
 
 // checkinFields are the staff check-in form's fields.
@@ -473,6 +387,10 @@ func (c *console) checkout(e *echo.Context) error {
 	return seeOther(e, ret, done)
 }
 
+// maxOnsitePages bounds the store pages read per location for the on-site
+// list; a location with more people on site is marked partial.
+const maxOnsitePages = 10
+
 // onsiteGroup is one location's people on site.
 type onsiteGroup struct {
 	Location visitor.Location
@@ -485,46 +403,89 @@ type onsiteView struct {
 	Total   int
 	AsOf    string
 	Partial bool
+	// LocationID is the page's location filter ("" for all), kept by the
+	// refresh link and the live stream; Since is the latest visit event
+	// the list includes, so the stream resends it only after a change.
+	LocationID string
+	Since      int64
 }
 
 // onsite is GET /onsite: everyone checked in now, per location, whatever
-// the day they arrived — printable as an evacuation list.
+// the day they arrived — printable as an evacuation list. The page works
+// without JavaScript (a Refresh link); with it, console.js opens the same
+// URL as an event stream (Accept: text/event-stream) and the list is
+// swapped in again whenever the tenant's visits change, so the list on a
+// screen is never stale.
 func (c *console) onsite(e *echo.Context) error {
 	sess, _ := session(e)
+	locFilter := e.QueryParam("location_id")
+	if wantsEventStream(e) {
+		return c.liveStream(e, sess.TenantID, func(ctx context.Context, buf *bytes.Buffer) error {
+			view, err := c.onsiteList(ctx, sess, locFilter)
+			if err != nil {
+				return err
+			}
+			return c.renderFragment(buf, "onsite", "onsite-list", view)
+		})
+	}
 	ctx := e.Request().Context()
-	d, err := c.directory(ctx, sess.TenantID, true)
+	// Read the mark before the list: a change after it is in the list or
+	// is sent by the live stream, never lost between the two.
+	since, err := c.s.store.LatestVisitSeq(ctx)
 	if err != nil {
 		return err
 	}
-	locFilter := e.QueryParam("location_id")
-	view := onsiteView{AsOf: c.s.now().UTC().Format("2006-01-02 15:04 UTC")}
+	view, err := c.onsiteList(ctx, sess, locFilter)
+	if err != nil {
+		return err
+	}
+	view.Since = since
+	e.Response().Header().Add("Vary", "Accept")
+	return c.render(e, http.StatusOK, "onsite", "On site now", nil, view)
+}
+
+// onsiteList reads who is checked in now at each location (or only at
+// locFilter), sorted by name.
+func (c *console) onsiteList(ctx context.Context, sess *visitor.Session, locFilter string) (onsiteView, error) {
+	view := onsiteView{AsOf: c.s.now().UTC().Format("2006-01-02 15:04:05 UTC"), LocationID: locFilter}
+	ret := "/onsite"
+	if locFilter != "" {
+		ret += "?" + url.Values{"location_id": {locFilter}}.Encode()
+	}
+	d, err := c.directory(ctx, sess.TenantID, true)
+	if err != nil {
+		return view, err
+	}
 	for _, l := range d.locations {
 		if locFilter != "" && l.ID != locFilter {
 			continue
 		}
 		g := onsiteGroup{Location: l}
 		cursor := ""
-		for range 10 {
+		for page := 1; ; page++ {
 			items, next, err := c.s.store.Visits(ctx, sess.TenantID, visitor.VisitFilter{
 				LocationID: l.ID, Status: visitor.VisitCheckedIn, Limit: store.MaxLimit, Cursor: cursor,
 			})
 			if err != nil {
-				return err
+				return view, err
 			}
 			for _, v := range items {
-				g.Rows = append(g.Rows, c.row(sess, d, v, "/onsite"))
+				g.Rows = append(g.Rows, c.row(sess, d, v, ret))
 			}
 			if next == "" {
 				break
 			}
+			if page == maxOnsitePages {
+				view.Partial = true
+				break
+			}
 			cursor = next
-			view.Partial = true
 		}
 		sort.Slice(g.Rows, func(i, j int) bool { return strings.ToLower(g.Rows[i].Name) < strings.ToLower(g.Rows[j].Name) })
 		view.Total += len(g.Rows)
 		view.Groups = append(view.Groups, g)
 	}
-	return c.render(e, http.StatusOK, "onsite", "On site now", nil, view)
+	return view, nil
 }
 
 // homeView is the home page's data: who is on site per location.

@@ -1,12 +1,16 @@
 // The console's small progressive enhancement: without it every page
-// still works (plain forms and links); with it the visitor log updates
-// live over Server-Sent Events.
+// still works (plain forms and links); with it the visitor log and the
+// on-site list update live over Server-Sent Events. An element marked
+// data-live names the stream; each "rows" event replaces the inside of
+// its data-target, and data-state names the status line (hidden until
+// the script runs, since without the script nothing is live).
 (function () {
   "use strict";
   function startLive(el) {
     var target = document.getElementById(el.dataset.target);
     var state = document.getElementById(el.dataset.state);
     if (!target || !window.EventSource) { return; }
+    if (state) { state.hidden = false; }
     var es = new EventSource(el.dataset.live);
     es.addEventListener("rows", function (ev) {
       target.innerHTML = ev.data;
