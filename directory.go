@@ -42,7 +42,7 @@ const (
 // ValidateLogo checks that b is a PNG or JPEG image within the limits.
 func ValidateLogo(b []byte) error {
 	if len(b) > MaxLogoBytes {
-		return Errorf(EINVALID, "the logo is over %d KiB", MaxLogoBytes>>10)
+		return Errorf(EINVALID, "the logo is too large: %d KiB at most", MaxLogoBytes>>10)
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
 	if err != nil || (format != "png" && format != "jpeg") {

@@ -3,15 +3,18 @@ package web
 import (
 	"encoding/base64"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v5"
 
 	"github.com/theonestack/visitor"
+	"github.com/theonestack/visitor/cloud/integration"
 	"github.com/theonestack/visitor/cloud/store"
 )
 
@@ -23,6 +26,12 @@ type settingsView struct {
 	NewSecret string
 	NewKey    string
 	KeyForm   *form
+	// Webhook signing secrets still verifying (current first), and a new
+	// one to show this once.
+	WebhookSecrets   []visitor.WebhookSecret
+	NewWebhookSecret string
+	HasLogo          bool
+	LogoError        string
 }
 
 var settingsFields = []string{"badge_template", "auto_checkout_time", "nda_enabled", "nda_text", "nda_version", "retention_days"}
@@ -63,9 +72,18 @@ func (c *console) settingsPage(e *echo.Context, status int, f *form, view settin
 	if view.Parked, err = c.s.store.ParkedEvents(ctx, sess.TenantID, 50); err != nil {
 		return err
 	}
+	if view.WebhookSecrets, err = c.s.store.WebhookSecrets(ctx, sess.TenantID); err != nil {
+		return err
+	}
+	st, err := c.s.store.Settings(ctx, sess.TenantID)
+	if err != nil {
+		return err
+	}
+	view.HasLogo = len(st.Logo) > 0
 	if view.KeyForm == nil {
 		view.KeyForm = newForm()
 	}
+	e.Response().Header().Set("Cache-Control", "no-store")
 	return c.render(e, status, "settings", "Settings", f, view)
 }
 
@@ -156,6 +174,110 @@ func (c *console) revokeKey(e *echo.Context) error {
 		return err
 	}
 	return seeOther(e, "/settings", "key-revoked")
+}
+
+// rotateWebhookSecret is POST /settings/webhook-secret: it makes a new
+// Standard Webhooks signing secret and shows it on this answer only. From
+// now on the tenant's inbound webhooks must be signed; a secret it
+// replaces keeps verifying for a day.
+func (c *console) rotateWebhookSecret(e *echo.Context) error {
+	sess, _ := session(e)
+	ctx := e.Request().Context()
+	key := make([]byte, 32)
+	if _, err := io.ReadFull(c.s.rand, key); err != nil {
+		return fmt.Errorf("webhook secret: %w", err)
+	}
+	secret := integration.EncodeSecret(key)
+	if _, err := c.s.store.RotateWebhookSecret(ctx, sess.TenantID, key, secret[:len(integration.SecretPrefix)+4], actor(sess)); err != nil {
+		return err
+	}
+	st, err := c.s.store.Settings(ctx, sess.TenantID)
+	if err != nil {
+		return err
+	}
+	return c.settingsPage(e, http.StatusOK, settingsForm(st), settingsView{NewWebhookSecret: secret})
+}
+
+// removeWebhookSecrets is POST /settings/webhook-secret/remove: inbound
+// webhooks are accepted unsigned again.
+func (c *console) removeWebhookSecrets(e *echo.Context) error {
+	sess, _ := session(e)
+	if err := c.s.store.RemoveWebhookSecrets(e.Request().Context(), sess.TenantID, actor(sess)); err != nil {
+		return err
+	}
+	return seeOther(e, "/settings", "webhook-unsigned")
+}
+
+// uploadLogo is POST /settings/logo (multipart, field "logo"): the
+// tenant's logo for the kiosks' welcome screen.
+func (c *console) uploadLogo(e *echo.Context) error {
+	sess, _ := session(e)
+	ctx := e.Request().Context()
+	r := e.Request()
+	r.Body = http.MaxBytesReader(e.Response(), r.Body, visitor.MaxLogoBytes+64<<10)
+	fail := func(msg string) error {
+		st, err := c.s.store.Settings(ctx, sess.TenantID)
+		if err != nil {
+			return err
+		}
+		return c.settingsPage(e, http.StatusUnprocessableEntity, settingsForm(st), settingsView{LogoError: msg})
+	}
+	file, _, err := r.FormFile("logo")
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return fail(fmt.Sprintf("The logo is too large: %d KiB at most.", visitor.MaxLogoBytes>>10))
+		}
+		return fail("Choose a PNG or JPEG file.")
+	}
+	defer file.Close()
+	logo, err := io.ReadAll(io.LimitReader(file, visitor.MaxLogoBytes+1))
+	if err != nil {
+		return fail("The file could not be read; try again.")
+	}
+	if err := visitor.ValidateLogo(logo); err != nil {
+		return fail(strings.ToUpper(visitor.ErrorMessage(err)[:1]) + visitor.ErrorMessage(err)[1:] + ".")
+	}
+	if err := c.setLogo(e, logo); err != nil {
+		return err
+	}
+	return seeOther(e, "/settings", "logo")
+}
+
+// removeLogo is POST /settings/logo/remove.
+func (c *console) removeLogo(e *echo.Context) error {
+	if err := c.setLogo(e, nil); err != nil {
+		return err
+	}
+	return seeOther(e, "/settings", "logo-removed")
+}
+
+// setLogo replaces the logo, keeping every other setting; kiosks receive
+// it with the settings change.
+func (c *console) setLogo(e *echo.Context, logo []byte) error {
+	sess, _ := session(e)
+	ctx := e.Request().Context()
+	st, err := c.s.store.Settings(ctx, sess.TenantID)
+	if err != nil {
+		return err
+	}
+	st.Logo = logo
+	return c.s.store.UpdateSettings(ctx, sess.TenantID, st, actor(sess))
+}
+
+// logo is GET /settings/logo: the current logo, for the Settings page.
+func (c *console) logo(e *echo.Context) error {
+	sess, _ := session(e)
+	st, err := c.s.store.Settings(e.Request().Context(), sess.TenantID)
+	if err != nil {
+		return err
+	}
+	if len(st.Logo) == 0 {
+		return echo.ErrNotFound
+	}
+	e.Response().Header().Set("Cache-Control", "private, no-cache")
+	e.Response().Header().Set("X-Content-Type-Options", "nosniff")
+	return e.Blob(http.StatusOK, http.DetectContentType(st.Logo), st.Logo)
 }
 
 // auditView is the audit trail page's data.

@@ -201,6 +201,9 @@ var flashes = map[string]string{
 	"location":      "Location added.",
 	"settings":      "Settings saved.",
 	"key-revoked":   "Integration key revoked.",
+	"webhook-unsigned": "Webhook signing turned off: unsigned webhooks are accepted again.",
+	"logo":             "Logo saved. Kiosks show it once they sync.",
+	"logo-removed":     "Logo removed.",
 }
 
 // seeOther redirects after a successful POST (post/redirect/get).

@@ -102,6 +102,11 @@ func (s *Server) routes() {
 	s.route(post, "/settings", visitor.PermAdminSettings, con.saveSettings)
 	s.route(post, "/settings/keys", visitor.PermAdminSettings, con.createKey)
 	s.route(post, "/settings/keys/:id/revoke", visitor.PermAdminSettings, con.revokeKey)
+	s.route(post, "/settings/webhook-secret", visitor.PermAdminSettings, con.rotateWebhookSecret)
+	s.route(post, "/settings/webhook-secret/remove", visitor.PermAdminSettings, con.removeWebhookSecrets)
+	s.route(get, "/settings/logo", visitor.PermAdminSettings, con.logo)
+	s.route(post, "/settings/logo", visitor.PermAdminSettings, con.uploadLogo)
+	s.route(post, "/settings/logo/remove", visitor.PermAdminSettings, con.removeLogo)
 	s.route(get, "/audit", visitor.PermAdminSettings, con.audit)
 	s.route(get, "/api/v1/export/visits.csv", visitor.PermReportsExport, con.exportVisits)
 
