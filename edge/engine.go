@@ -31,6 +31,8 @@ type (
 	CheckInRequest = edgeapi.CheckInRequest
 	// CheckOutRequest names the visit to end.
 	CheckOutRequest = edgeapi.CheckOutRequest
+	// NDASignature is an NDA signed at the kiosk (CheckInRequest.NDA).
+	NDASignature = edgeapi.NDASignature
 	// Status is the kiosk's pairing, connectivity and backlog.
 	Status = edgeapi.Status
 )
@@ -174,11 +176,18 @@ func (e *Engine) Provision(ctx context.Context, deviceID, tenantID, locationID s
 	return nil
 }
 
-const maxCodeLen = 64
+const (
+	maxCodeLen = 64
+	// maxSignatureBytes bounds an NDA signature PNG (a 600×180 stroke
+	// image is a few KiB).
+	maxSignatureBytes = 512 << 10
+)
 
 // CheckIn implements edgeapi.Service: it validates the request, then
 // writes the visit, its visit.check_in op and any badge assignment with
 // its badge.assign op in one transaction, with gapless sequence numbers.
+// A signed NDA (req.NDA) is stored on the visit and carried on the
+// check-in op in that same transaction, with an audit op.
 func (e *Engine) CheckIn(ctx context.Context, req CheckInRequest) (visitor.Visit, error) {
 	p := visitor.Person{Name: req.Name, Email: req.Email, Company: req.Company, Phone: req.Phone}.Normalize()
 	in := store.NewCheckIn{
@@ -198,6 +207,17 @@ func (e *Engine) CheckIn(ctx context.Context, req CheckInRequest) (visitor.Visit
 	}
 	if len(in.HostID) > 100 || len(in.VisitorType) > 50 || len(in.BadgeNumber) > maxCodeLen {
 		return visitor.Visit{}, visitor.Errorf(visitor.EINVALID, "host_id, visitor_type or badge_number is too long")
+	}
+	if req.NDA != nil {
+		switch {
+		case len(req.NDA.Signature) == 0:
+			return visitor.Visit{}, visitor.Errorf(visitor.EINVALID, "the NDA has no signature")
+		case len(req.NDA.Signature) > maxSignatureBytes:
+			return visitor.Visit{}, visitor.Errorf(visitor.EINVALID, "signature image is too large")
+		case len(req.NDA.Version) > 100:
+			return visitor.Visit{}, visitor.Errorf(visitor.EINVALID, "nda version is too long")
+		}
+		in.NDA = &store.NDA{Version: strings.TrimSpace(req.NDA.Version), Signature: req.NDA.Signature}
 	}
 	id, err := e.newID()
 	if err != nil {

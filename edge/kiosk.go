@@ -2,15 +2,14 @@ package edge
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/theonestack/visitor"
 	"github.com/theonestack/visitor/edge/printq"
 	"github.com/theonestack/visitor/edge/store"
 )
 
-// What the kiosk app needs beyond edgeapi.Service: badges, the tenant's
-// settings and the NDA. The visitor-edge command does not use these.
+// What the kiosk app needs beyond edgeapi.Service: badges and the
+// tenant's settings. The visitor-edge command does not use these.
 
 // queueBadge queues visit v's badge after its check-in committed. A failure
 // is logged and never fails the check-in: the confirmation screen finds no
@@ -51,20 +50,7 @@ func (e *Engine) BadgeJob(ctx context.Context, visitID string) (printq.Job, erro
 func (e *Engine) KioskInfo(ctx context.Context) (store.KioskInfo, error) { return e.db.KioskInfo(ctx) }
 
 // Settings returns the tenant's synced settings (NDA, required fields,
-// badge template); zero before any arrived.
+// badge template, logo); zero before any arrived.
 func (e *Engine) Settings(ctx context.Context) (visitor.TenantSettings, error) {
 	return e.db.Settings(ctx)
-}
-
-// RecordNDA stores a visitor's NDA signature (PNG) on a visit with an
-// audit op for the cloud.
-func (e *Engine) RecordNDA(ctx context.Context, visitID, version string, signature []byte) error {
-	if len(signature) > 512<<10 {
-		return visitor.Errorf(visitor.EINVALID, "signature image is too large")
-	}
-	if err := e.db.RecordNDA(ctx, visitID, version, signature, e.env()); err != nil {
-		return fmt.Errorf("record NDA: %w", err)
-	}
-	e.sync.Notify()
-	return nil
 }

@@ -36,23 +36,12 @@ func TestCheckInQueuesBadge(t *testing.T) {
 	cancel()
 	<-done
 
-	// The NDA is stored on the visit with an audit op.
-	if err := e.RecordNDA(ctx, v.ID, "v3", []byte("png")); err != nil {
-		t.Fatal(err)
-	}
-	ver, at, signed, err := e.Store().NDA(ctx, v.ID)
-	if err != nil || ver != "v3" || at.IsZero() || !signed {
-		t.Errorf("NDA = %q %v %v %v", ver, at, signed, err)
-	}
-	if err := e.RecordNDA(ctx, "nope", "v3", nil); visitor.ErrorCode(err) != visitor.ENOTFOUND {
-		t.Errorf("NDA on an unknown visit: %v", err)
-	}
 	kinds := map[string]int{}
 	for _, r := range outbox(t, e.Store()) {
 		kinds[r.Kind]++
 	}
-	if kinds[syncproto.KindPrintStatus] != 1 || kinds[syncproto.KindAudit] != 1 {
-		t.Errorf("outbox kinds %v; want one print.status and one audit", kinds)
+	if kinds[syncproto.KindPrintStatus] != 1 {
+		t.Errorf("outbox kinds %v; want one print.status", kinds)
 	}
 }
 

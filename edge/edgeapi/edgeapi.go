@@ -25,6 +25,18 @@ type CheckInRequest struct {
 	// BadgeNumber picks a specific available badge; "" takes the first
 	// available one, and no badge at all is fine.
 	BadgeNumber string `json:"badge_number"`
+	// NDA is the tenant's NDA as the visitor signed it on the kiosk
+	// before confirming; nil when no NDA was asked for. It is stored on
+	// the visit in the check-in's own transaction and travels to the cloud
+	// on the check-in op. The local JSON API does not take it.
+	NDA *NDASignature `json:"-"`
+}
+
+// NDASignature is a signed NDA: the version of the tenant's text the
+// visitor read and a PNG of their signature.
+type NDASignature struct {
+	Version   string
+	Signature []byte
 }
 
 // CheckOutRequest names the visit to end: by VisitID, or by the

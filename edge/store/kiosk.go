@@ -87,37 +87,25 @@ func (db *DB) BadgeFacts(ctx context.Context, visitID string) (BadgeFacts, error
 	return f, nil
 }
 
-// NDA audit action recorded when a visitor signs the tenant's NDA.
+// AuditNDASigned is the audit action recorded, with the check-in, when a
+// visitor signed the tenant's NDA.
 const AuditNDASigned = "visit.nda_signed"
 
-// RecordNDA stores a visitor's NDA signature (a PNG of the signature
-// stroke) on visit visitID with the NDA version and time, and writes an
-// audit op (no PII: the visit id and the version) in the same transaction
-// so the cloud's audit trail shows it. ENOTFOUND when there is no such
-// visit.
-func (db *DB) RecordNDA(ctx context.Context, visitID, version string, signature []byte, env OpEnv) error {
-	return db.Write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE visits SET nda_version = ?, nda_signed_at = ?, nda_signature = ? WHERE id = ?`,
-			version, ts(env.Now), signature, visitID)
-		if err != nil {
-			return fmt.Errorf("record NDA: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return visitor.Errorf(visitor.ENOTFOUND, "no visit %q", visitID)
-		}
-		details, err := json.Marshal(map[string]string{"nda_version": version, "signed_at": env.Now.UTC().Format(time.RFC3339)})
-		if err != nil {
-			return fmt.Errorf("record NDA: %w", err)
-		}
-		_, err = AppendOp(ctx, tx, env, syncproto.KindAudit, syncproto.AuditPayload{
-			Action: AuditNDASigned, Subject: visitID, Details: details,
-		})
-		return err
+// appendNDAAudit writes the audit op of a signed NDA (no PII: the visit id,
+// the version and the time) so the cloud's audit trail shows it.
+func appendNDAAudit(ctx context.Context, tx *sql.Tx, env OpEnv, visitID, version string) error {
+	details, err := json.Marshal(map[string]string{"nda_version": version, "signed_at": env.Now.UTC().Format(time.RFC3339)})
+	if err != nil {
+		return fmt.Errorf("NDA audit: %w", err)
+	}
+	_, err = AppendOp(ctx, tx, env, syncproto.KindAudit, syncproto.AuditPayload{
+		Action: AuditNDASigned, Subject: visitID, Details: details,
 	})
+	return err
 }
 
 // NDA returns the version and signing time of visit visitID's NDA, and
-// whether a signature is stored.
+// whether a signature is stored (ENOTFOUND when there is no such visit).
 func (db *DB) NDA(ctx context.Context, visitID string) (version string, signedAt time.Time, signed bool, err error) {
 	var at sql.NullString
 	var n int

@@ -24,12 +24,22 @@ type NewCheckIn struct {
 	// Offline makes an invite code unknown locally answer "ask reception"
 	// (the directory may simply not have synced yet).
 	Offline bool
+	// NDA, when set, is the NDA the visitor signed before confirming.
+	NDA *NDA
+}
+
+// NDA is a signed NDA: the version of the tenant's text and a PNG of the
+// visitor's signature stroke.
+type NDA struct {
+	Version   string
+	Signature []byte
 }
 
 // CheckIn records a visit in one IMMEDIATE transaction: the visit, its
 // visit.check_in op and, when a badge is available (or named), the
-// badge's assignment and its badge.assign op. Either everything is
-// committed or nothing. It refuses (ENOTPAIRED) unless the kiosk is paired.
+// badge's assignment and its badge.assign op. A signed NDA is stored on
+// the visit, named on the check-in op (nda_version, nda_signed) and
+// audited (visit.nda_signed). Either everything is committed or nothing. It refuses (ENOTPAIRED) unless the kiosk is paired.
 func (db *DB) CheckIn(ctx context.Context, in NewCheckIn, env OpEnv) (visitor.Visit, error) {
 	var v visitor.Visit
 	err := db.Write(ctx, func(tx *sql.Tx) error {
@@ -74,11 +84,18 @@ func (db *DB) CheckIn(ctx context.Context, in NewCheckIn, env OpEnv) (visitor.Vi
 		if err != nil {
 			return err
 		}
+		var ndaVersion string
+		var ndaAt sql.NullString
+		var ndaSig []byte
+		if in.NDA != nil {
+			ndaVersion, ndaAt, ndaSig = in.NDA.Version, sql.NullString{String: ts(env.Now), Valid: true}, in.NDA.Signature
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO visits (id, location_id, host_id, visitor_name, visitor_email,
-			visitor_company, visitor_phone, visitor_type, status, badge_number, preregistration_id, checked_in_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			visitor_company, visitor_phone, visitor_type, status, badge_number, preregistration_id, checked_in_at,
+			nda_version, nda_signed_at, nda_signature)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			in.VisitID, id.LocationID, in.HostID, in.Visitor.Name, in.Visitor.Email, in.Visitor.Company, in.Visitor.Phone,
-			in.VisitorType, visitor.VisitCheckedIn, number, preregID, ts(env.Now))
+			in.VisitorType, visitor.VisitCheckedIn, number, preregID, ts(env.Now), ndaVersion, ndaAt, ndaSig)
 		if err != nil {
 			return fmt.Errorf("insert visit: %w", err)
 		}
@@ -86,8 +103,14 @@ func (db *DB) CheckIn(ctx context.Context, in NewCheckIn, env OpEnv) (visitor.Vi
 			VisitID: in.VisitID, LocationID: id.LocationID, HostID: in.HostID,
 			Visitor:     syncproto.PersonPayload{Name: in.Visitor.Name, Email: in.Visitor.Email, Company: in.Visitor.Company, Phone: in.Visitor.Phone},
 			VisitorType: in.VisitorType, BadgeNumber: number, PreregistrationID: preregID, InviteCode: in.InviteCode,
+			NDAVersion: ndaVersion, NDASigned: in.NDA != nil,
 		}); err != nil {
 			return err
+		}
+		if in.NDA != nil {
+			if err := appendNDAAudit(ctx, tx, env, in.VisitID, ndaVersion); err != nil {
+				return err
+			}
 		}
 		if badgeID != "" {
 			if _, err := tx.ExecContext(ctx, `UPDATE badges SET status = ?, visit_id = ? WHERE id = ?`,

@@ -191,7 +191,8 @@ func (a *App) loadInfo(ctx context.Context) Info {
 }
 
 // submit checks the visitor in with req: through the NDA screen first
-// when the tenant requires one.
+// when the tenant requires one. Nothing is committed until the visitor
+// has signed and agreed (form → NDA → commit → confirmation).
 func (a *App) submit(ctx context.Context, req edgeapi.CheckInRequest, onErr func(string)) {
 	if a.info.NDA.Enabled {
 		a.pending = req
@@ -202,16 +203,17 @@ func (a *App) submit(ctx context.Context, req edgeapi.CheckInRequest, onErr func
 	a.finishCheckIn(ctx, req, nil, onErr)
 }
 
+// finishCheckIn commits the check-in: with the signed NDA in the same
+// request when there is one, so the visit, its NDA and the check-in op
+// the cloud receives are one transaction.
 func (a *App) finishCheckIn(ctx context.Context, req edgeapi.CheckInRequest, signature []byte, onErr func(string)) {
+	if signature != nil {
+		req.NDA = &edgeapi.NDASignature{Version: a.info.NDA.Version, Signature: signature}
+	}
 	v, err := a.b.CheckIn(ctx, req)
 	if err != nil {
 		onErr(userMessage(err, "Sorry, that did not work. Please ask reception."))
 		return
-	}
-	if signature != nil {
-		if err := a.b.RecordNDA(ctx, v.ID, a.info.NDA.Version, signature); err != nil {
-			a.log.Error("NDA signature not stored", "visit_id", v.ID, "err", err)
-		}
 	}
 	host := ""
 	if v.HostID != "" {

@@ -25,10 +25,15 @@ type Info struct {
 	// the name: "email", "company", "phone", "host".
 	RequiredFields []string
 	NDA            NDA
+	// Logo is the tenant's logo (PNG or JPEG bytes) for the welcome
+	// screen; empty for none.
+	Logo []byte
 }
 
 // NDA is the tenant's non-disclosure agreement; visitors sign it on the
-// kiosk before checking in when Enabled.
+// kiosk before checking in when Enabled. The signature and Version go on
+// the check-in itself (edgeapi.CheckInRequest.NDA), so a visitor who
+// cancels at the NDA is never checked in.
 type NDA struct {
 	Enabled bool
 	Text    string
@@ -58,13 +63,12 @@ type PrinterStatus struct {
 }
 
 // Backend is what the visitor-facing screens call. Every method answers
-// from the kiosk's local database and never waits for the network.
+// from the kiosk's local database and never waits for the network. A
+// signed NDA is part of the CheckIn request.
 type Backend interface {
 	edgeapi.Service
 	// Info reports the location and the tenant's check-in settings.
 	Info(ctx context.Context) (Info, error)
-	// RecordNDA stores the signature (PNG) of a visit's NDA.
-	RecordNDA(ctx context.Context, visitID, version string, signature []byte) error
 	// Badge reports the state of a visit's badge.
 	Badge(ctx context.Context, visitID string) (BadgeState, error)
 	// Printer reports the printer's last known state without blocking.

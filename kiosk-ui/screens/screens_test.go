@@ -1,14 +1,19 @@
 package screens_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"image"
+	"image/color"
+	"image/png"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 	"github.com/makiuchi-d/gozxing"
@@ -30,7 +35,6 @@ type fakeBackend struct {
 	invites  map[string]visitor.Person
 	checkIns []edgeapi.CheckInRequest
 	outs     []edgeapi.CheckOutRequest
-	ndas     map[string][]byte
 	badge    screens.BadgeState
 	printer  screens.PrinterStatus
 }
@@ -47,7 +51,6 @@ func newBackend() *fakeBackend {
 			{ID: "v3", Visitor: visitor.Person{Name: "Alan Turing"}, BadgeNumber: "14", Status: visitor.VisitCheckedIn},
 		},
 		invites: map[string]visitor.Person{"ABC123": {Name: "Linus Pauling"}},
-		ndas:    map[string][]byte{},
 		badge:   screens.BadgePrinting,
 		printer: screens.PrinterStatus{Ready: true, State: "ready"},
 	}
@@ -113,13 +116,10 @@ func (f *fakeBackend) Status(context.Context) (edgeapi.Status, error) {
 	return f.status, nil
 }
 
-func (f *fakeBackend) Info(context.Context) (screens.Info, error) { return f.info, nil }
-
-func (f *fakeBackend) RecordNDA(_ context.Context, visitID, version string, sig []byte) error {
+func (f *fakeBackend) Info(context.Context) (screens.Info, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.ndas[visitID+"@"+version] = sig
-	return nil
+	return f.info, nil
 }
 
 func (f *fakeBackend) Badge(context.Context, string) (screens.BadgeState, error) {
@@ -304,6 +304,14 @@ func TestCheckInWithInviteCode(t *testing.T) {
 	}
 }
 
+// sign draws a finger stroke across the NDA pad.
+func sign(a *screens.App) {
+	for i := range 10 {
+		a.NDA.Pad.Dragged(&fyne.DragEvent{PointEvent: fyne.PointEvent{Position: fyne.NewPos(float32(20+i*30), float32(40+i*8))}})
+	}
+	a.NDA.Pad.DragEnd()
+}
+
 func TestNDASignature(t *testing.T) {
 	b := newBackend()
 	b.info.NDA = screens.NDA{Enabled: true, Text: "You will keep our secrets.", Version: "v7"}
@@ -324,11 +332,7 @@ func TestNDASignature(t *testing.T) {
 	if len(b.checkIns) != 0 {
 		t.Fatal("checked in without a signature")
 	}
-	// A finger stroke across the pad.
-	for i := range 10 {
-		a.NDA.Pad.Dragged(&fyne.DragEvent{PointEvent: fyne.PointEvent{Position: fyne.NewPos(float32(20+i*30), float32(40+i*8))}})
-	}
-	a.NDA.Pad.DragEnd()
+	sign(a)
 	if a.NDA.Agree.Disabled() {
 		t.Fatal("I agree is still disabled after signing")
 	}
@@ -336,9 +340,68 @@ func TestNDASignature(t *testing.T) {
 	if len(b.checkIns) != 1 || a.Current() != screens.ScreenConfirm {
 		t.Fatalf("after agreeing: %d check-ins, screen %q", len(b.checkIns), a.Current())
 	}
-	sig, ok := b.ndas["new1@v7"]
-	if !ok || len(sig) == 0 {
-		t.Fatalf("signature not recorded with the NDA version: %v", b.ndas)
+	req := b.checkIns[0]
+	if req.Name != "Grace Hopper" || req.NDA == nil || req.NDA.Version != "v7" {
+		t.Fatalf("check-in request %+v; want the form's details with NDA v7", req)
+	}
+	img, err := png.Decode(bytes.NewReader(req.NDA.Signature))
+	if err != nil {
+		t.Fatalf("the signature sent with the check-in is not a PNG: %v", err)
+	}
+	if dark := darkPixels(img); dark == 0 {
+		t.Error("the signature PNG is blank")
+	}
+}
+
+func darkPixels(img image.Image) int {
+	n := 0
+	r := img.Bounds()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if c, _, _, _ := img.At(x, y).RGBA(); c < 0x8000 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func TestNDACancelCommitsNothing(t *testing.T) {
+	tests := []struct {
+		name   string
+		signed bool
+	}{{"before signing", false}, {"after signing", true}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBackend()
+			b.info.NDA = screens.NDA{Enabled: true, Text: "Secrets.", Version: "v7"}
+			a, win, _ := newApp(t, b, screens.Options{})
+			test.Tap(a.Welcome.CheckIn)
+			typeInto(win, a, a.CheckIn.Name, "Grace Hopper")
+			test.Tap(a.CheckIn.Confirm)
+			if a.Current() != screens.ScreenNDA {
+				t.Fatalf("screen %q, want the NDA", a.Current())
+			}
+			if tt.signed {
+				sign(a)
+			}
+			test.Tap(a.NDA.Cancel)
+			if len(b.checkIns) != 0 {
+				t.Fatalf("cancelling at the NDA checked in %+v", b.checkIns)
+			}
+			if a.Current() != screens.ScreenWelcome || a.CheckIn.Name.Text != "" || !a.NDA.Pad.Empty() {
+				t.Errorf("after cancel: screen %q, name %q, pad empty %v", a.Current(), a.CheckIn.Name.Text, a.NDA.Pad.Empty())
+			}
+			// The next visitor starts from a clean form and no NDA of the last.
+			test.Tap(a.Welcome.CheckIn)
+			typeInto(win, a, a.CheckIn.Name, "Alan Turing")
+			test.Tap(a.CheckIn.Confirm)
+			sign(a)
+			test.Tap(a.NDA.Agree)
+			if len(b.checkIns) != 1 || b.checkIns[0].Name != "Alan Turing" {
+				t.Errorf("check-ins %+v; want only the next visitor's", b.checkIns)
+			}
+		})
 	}
 }
 
@@ -614,5 +677,96 @@ func TestTouchTargetsAndKeyboard(t *testing.T) {
 	a.Keyboard.Keys["X"].OnTapped()
 	if got := a.CheckIn.Company.Text; got != "Acme CoX" {
 		t.Errorf("after shift: %q", got)
+	}
+}
+
+// logoPNG is a w×h two-colour PNG logo.
+func logoPNG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			c := color.RGBA{R: 0x10, G: 0x40, B: 0xa0, A: 0xff}
+			if x > w/2 {
+				c = color.RGBA{R: 0xf0, G: 0x90, B: 0x20, A: 0xff}
+			}
+			img.SetRGBA(x, y, c)
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// shownLogo returns the welcome screen's logo image when it is laid out
+// on the window, visible, with a size and a picture; nil otherwise.
+func shownLogo(win fyne.Window, a *screens.App) image.Image {
+	for _, o := range test.LaidOutObjects(win.Canvas().Content()) {
+		if img, ok := o.(*canvas.Image); ok && img == a.Welcome.Logo && img.Visible() && !img.Size().IsZero() {
+			return img.Image
+		}
+	}
+	return nil
+}
+
+func TestWelcomeLogo(t *testing.T) {
+	logo := logoPNG(t, 300, 100)
+	tests := []struct {
+		name string
+		logo []byte
+		want bool
+	}{
+		{"tenant logo", logo, true},
+		{"no logo", nil, false},
+		{"bytes that do not decode", []byte("\x89PNG not really"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBackend()
+			b.info.Logo = tt.logo
+			a, win, _ := newApp(t, b, screens.Options{})
+			if got := shownLogo(win, a) != nil; got != tt.want {
+				t.Fatalf("logo shown = %v, want %v", got, tt.want)
+			}
+			if !tt.want {
+				return
+			}
+			l := a.Welcome.Logo
+			if l.FillMode != canvas.ImageFillContain || l.Size().Height > screens.LogoMaxHeight+1 {
+				t.Errorf("logo fill %v, size %v; want contained within %d high", l.FillMode, l.Size(), screens.LogoMaxHeight)
+			}
+			if l.Position().Y >= a.Welcome.Title.Position().Y {
+				t.Errorf("logo at y=%v is not above the location name at y=%v", l.Position().Y, a.Welcome.Title.Position().Y)
+			}
+		})
+	}
+}
+
+func TestWelcomeLogoFollowsSettings(t *testing.T) {
+	b := newBackend()
+	a, win, _ := newApp(t, b, screens.Options{})
+	if shownLogo(win, a) != nil {
+		t.Fatal("a logo is shown before the tenant has one")
+	}
+	setLogo := func(logo []byte) {
+		b.mu.Lock()
+		b.info.Logo = logo
+		b.mu.Unlock()
+		a.StatusChanged() // the adapter calls it every few seconds
+	}
+	first, second := logoPNG(t, 300, 100), logoPNG(t, 100, 100)
+	setLogo(first)
+	if img := shownLogo(win, a); img == nil || img.Bounds().Dx() != 300 {
+		t.Fatal("the logo is not shown after it arrived")
+	}
+	setLogo(second)
+	if img := shownLogo(win, a); img == nil || img.Bounds().Dx() != 100 {
+		t.Fatal("after the logo changed, the new 100-px logo is not shown")
+	}
+	setLogo(nil)
+	if shownLogo(win, a) != nil {
+		t.Error("a logo is shown after it was removed")
 	}
 }

@@ -1,22 +1,35 @@
 package screens
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	_ "image/jpeg" // tenant logos are PNG or JPEG
+	_ "image/png"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 )
 
-// Welcome is the screen a visitor first sees: the location's name, the
-// main actions, and a discreet line about the network and the printer.
+// LogoMaxHeight is the height, in Fyne units, of the box the tenant's logo
+// is scaled to fit on the welcome screen (its width is the screen's).
+const LogoMaxHeight = 160
+
+// Welcome is the screen a visitor first sees: the tenant's logo, the
+// location's name, the main actions, and a discreet line about the network
+// and the printer.
 type Welcome struct {
 	a *App
 
+	// Logo shows the tenant's logo scaled to fit; hidden when the tenant
+	// has none or its bytes do not decode.
+	Logo       *canvas.Image
 	Title      *widget.Label
 	Connection *widget.Label // "Online" / "Working offline — …"
 	PrinterMsg *widget.Label // empty while the printer is fine
@@ -25,10 +38,17 @@ type Welcome struct {
 	Invite     *widget.Button
 	AdminBtn   *widget.Button // small, for staff
 	content    fyne.CanvasObject
+
+	logoBytes []byte // the logo shown, to decode only when it changes
 }
 
 func newWelcome(a *App) *Welcome {
 	w := &Welcome{a: a}
+	w.Logo = canvas.NewImageFromImage(nil)
+	w.Logo.FillMode = canvas.ImageFillContain
+	w.Logo.ScaleMode = canvas.ImageScaleSmooth
+	w.Logo.SetMinSize(fyne.NewSize(1, LogoMaxHeight))
+	w.Logo.Hide()
 	w.Title = widget.NewLabelWithStyle("Welcome", fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
 	w.Title.SizeName = theme.SizeNameHeadingText
 	w.Title.Wrapping = fyne.TextWrapWord
@@ -58,7 +78,7 @@ func newWelcome(a *App) *Welcome {
 	buttons := container.NewGridWithColumns(2, w.CheckIn, w.CheckOut)
 	status := container.NewVBox(w.Connection, w.PrinterMsg)
 	w.content = container.NewBorder(nil, container.NewBorder(nil, nil, nil, w.AdminBtn, status), nil, nil,
-		container.NewPadded(container.NewVBox(layout.NewSpacer(), w.Title, layout.NewSpacer(), buttons, w.Invite, layout.NewSpacer())))
+		container.NewPadded(container.NewVBox(layout.NewSpacer(), w.Logo, w.Title, layout.NewSpacer(), buttons, w.Invite, layout.NewSpacer())))
 	return w
 }
 
@@ -73,6 +93,8 @@ func (w *Welcome) Refresh(ctx context.Context) {
 	info, ierr := w.a.b.Info(ctx)
 	if ierr != nil {
 		info = Info{}
+	} else { // a failed read keeps the logo shown
+		w.setLogo(info.Logo)
 	}
 	switch {
 	case err != nil:
@@ -107,6 +129,31 @@ func (w *Welcome) Refresh(ctx context.Context) {
 	default:
 		w.PrinterMsg.SetText("Badge printer: " + humanState(p.State) + " — reception can give you a badge.")
 	}
+}
+
+// setLogo shows logo (PNG or JPEG bytes) above the title, or nothing when
+// it is empty or does not decode. It decodes only when the bytes change,
+// since the status refresh calls it every few seconds.
+func (w *Welcome) setLogo(logo []byte) {
+	if bytes.Equal(logo, w.logoBytes) {
+		return
+	}
+	w.logoBytes = bytes.Clone(logo)
+	var img image.Image
+	if len(logo) > 0 {
+		var err error
+		if img, _, err = image.Decode(bytes.NewReader(logo)); err != nil {
+			w.a.log.Warn("tenant logo does not decode; showing none", "err", err)
+			img = nil
+		}
+	}
+	w.Logo.Image = img
+	if img == nil {
+		w.Logo.Hide()
+	} else {
+		w.Logo.Show()
+	}
+	w.Logo.Refresh()
 }
 
 func humanState(s string) string {

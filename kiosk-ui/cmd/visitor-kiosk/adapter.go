@@ -68,7 +68,8 @@ func (a *adapter) Info(ctx context.Context) (screens.Info, error) {
 		return screens.Info{}, err
 	}
 	return screens.Info{LocationName: ki.LocationName, TenantName: ki.TenantName, RequiredFields: s.RequiredFields,
-		NDA: screens.NDA{Enabled: s.NDAEnabled && s.NDAText != "", Text: s.NDAText, Version: s.NDAVersion}}, nil
+		NDA:  screens.NDA{Enabled: s.NDAEnabled && s.NDAText != "", Text: s.NDAText, Version: s.NDAVersion},
+		Logo: s.Logo}, nil
 }
 
 // Badge implements screens.Backend.
