@@ -103,8 +103,10 @@ func TestOnsitePageWithoutScript(t *testing.T) {
 // TestOnsiteLiveStream: GET /onsite with Accept: text/event-stream streams
 // the list at once and again after a check-in and a check-out; with a
 // ?since= mark that is current it sends nothing until a change; and the
-// stream keeps the page's permission.
+// stream keeps the page's permission. It waits on the live feed's polls,
+// so it runs in parallel with the package's other tests.
 func TestOnsiteLiveStream(t *testing.T) {
+	t.Parallel()
 	s, db := newServer(t, storetest.SQLite)
 	ctx := context.Background()
 	sess := sessionWith(t, db, []visitor.Permission{visitor.PermVisitorsView})
