@@ -85,6 +85,14 @@ func likePrefix(q string) string {
 }
 
 func (tx *Tx) host(ctx context.Context, tenantID, id string) (visitor.Host, error) {
+	if c := tx.lookups; c != nil {
+		if h, ok := c.hosts[tenantID+"/"+id]; ok {
+			return h, nil
+		}
+	}
 	h, err := scanHost(tx.queryRow(ctx, `SELECT `+hostColumns+` FROM hosts WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	if err == nil && tx.lookups != nil {
+		tx.lookups.hosts[tenantID+"/"+id] = h
+	}
 	return h, notFound(err, "host")
 }

@@ -138,6 +138,14 @@ func (tx *Tx) requireTenant(ctx context.Context, tenantID string) error {
 }
 
 func (tx *Tx) location(ctx context.Context, tenantID, id string) (visitor.Location, error) {
+	if c := tx.lookups; c != nil {
+		if l, ok := c.locations[tenantID+"/"+id]; ok {
+			return l, nil
+		}
+	}
 	l, err := scanLocation(tx.queryRow(ctx, `SELECT `+locationColumns+` FROM locations WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	if err == nil && tx.lookups != nil {
+		tx.lookups.locations[tenantID+"/"+id] = l
+	}
 	return l, notFound(err, "location")
 }

@@ -254,6 +254,16 @@ type Tx struct {
 	tx    *sql.Tx
 	db    *DB
 	stmts map[string]*sql.Stmt
+	// lookups, when set, remembers locations and hosts read in this
+	// transaction. Only a transaction that never changes them (a sync
+	// batch) turns it on.
+	lookups *lookupCache
+}
+
+// lookupCache holds rows read once per transaction.
+type lookupCache struct {
+	locations map[string]visitor.Location
+	hosts     map[string]visitor.Host
 }
 
 // prepared returns the statement for q, prepared once per transaction on

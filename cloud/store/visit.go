@@ -74,7 +74,7 @@ func (db *DB) CheckIn(ctx context.Context, tenantID string, v visitor.Visit, act
 		case visitor.ErrorCode(err) != visitor.ENOTFOUND:
 			return err
 		}
-		if out, err = tx.checkIn(ctx, v, actor); err != nil {
+		if out, err = tx.checkIn(ctx, v, 0, actor); err != nil {
 			return err
 		}
 		return nil
@@ -87,7 +87,7 @@ func (db *DB) CheckIn(ctx context.Context, tenantID string, v visitor.Visit, act
 
 // checkIn inserts a started visit with its event, audit record and outbox
 // row. The caller has normalised v and checked that the id is new.
-func (tx *Tx) checkIn(ctx context.Context, v visitor.Visit, actor Actor) (visitor.Visit, error) {
+func (tx *Tx) checkIn(ctx context.Context, v visitor.Visit, deviceSeq int64, actor Actor) (visitor.Visit, error) {
 	loc, err := tx.location(ctx, v.TenantID, v.LocationID)
 	if err != nil {
 		return visitor.Visit{}, err
@@ -114,7 +114,7 @@ func (tx *Tx) checkIn(ctx context.Context, v visitor.Visit, actor Actor) (visito
 	if err != nil {
 		return visitor.Visit{}, fmt.Errorf("insert visit: %w", err)
 	}
-	if err := tx.visitEvent(ctx, v, visitor.EventCheckedIn, v.CheckedInAt, actor); err != nil {
+	if err := tx.visitEvent(ctx, v, visitor.EventCheckedIn, v.CheckedInAt, deviceSeq, actor); err != nil {
 		return visitor.Visit{}, err
 	}
 	if err := tx.addTerms(ctx, v.TenantID, searchVisit, v.ID, v.Visitor.Name, v.Visitor.Email, v.Visitor.Company); err != nil {
@@ -173,7 +173,7 @@ func (tx *Tx) checkOut(ctx context.Context, tenantID, visitID string, at time.Ti
 		return visitor.Visit{}, false, fmt.Errorf("check out visit: %w", err)
 	}
 	v.Status, v.CheckedOutAt, v.UpdatedAt = visitor.VisitCheckedOut, at, now
-	if err := tx.visitEvent(ctx, v, visitor.EventCheckedOut, at, actor); err != nil {
+	if err := tx.visitEvent(ctx, v, visitor.EventCheckedOut, at, 0, actor); err != nil {
 		return visitor.Visit{}, false, err
 	}
 	if err := tx.appendChange(ctx, tenantID, v.LocationID, syncproto.EntityVisit, v.ID, syncproto.ChangeUpsert, VisitState(v)); err != nil {
@@ -201,10 +201,10 @@ func (tx *Tx) checkOut(ctx context.Context, tenantID, visitID string, at time.Ti
 	return v, true, nil
 }
 
-func (tx *Tx) visitEvent(ctx context.Context, v visitor.Visit, typ string, at time.Time, actor Actor) error {
+func (tx *Tx) visitEvent(ctx context.Context, v visitor.Visit, typ string, at time.Time, deviceSeq int64, actor Actor) error {
 	_, err := tx.exec(ctx, `INSERT INTO visit_events (id, tenant_id, visit_id, type, at, source, actor_id, device_id, device_seq, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, '{}')`,
-		tx.db.newID(), v.TenantID, v.ID, typ, tsText(eventTime(at, tx.db.now)), actor.Type, actor.ID, v.DeviceID)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '{}')`,
+		tx.db.newID(), v.TenantID, v.ID, typ, tsText(eventTime(at, tx.db.now)), actor.Type, actor.ID, v.DeviceID, deviceSeq)
 	if err != nil {
 		return fmt.Errorf("insert visit event: %w", err)
 	}
