@@ -466,6 +466,38 @@ func TestMonochrome(t *testing.T) {
 	}
 }
 
+// opaqueImage hides an image's concrete type, so Monochrome takes its
+// generic path.
+type opaqueImage struct{ image.Image }
+
+func TestMonochromeRGBAFastPathMatches(t *testing.T) {
+	img := image.NewRGBA(image.Rect(3, 5, 3+61, 5+37)) // odd size, bounds not at the origin
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i*131 + i/7) // every value, transparent and half-transparent dots too
+	}
+	for i := 3; i < len(img.Pix); i += 4 { // keep the colours valid premultiplied
+		a := img.Pix[i]
+		for c := 1; c <= 3; c++ {
+			img.Pix[i-c] = min(img.Pix[i-c], a)
+		}
+	}
+	for _, mode := range []DitherMode{Threshold, FloydSteinberg} {
+		fast, slow := Monochrome(img, mode), Monochrome(opaqueImage{img}, mode)
+		if !fast.Equal(slow) || !bytes.Equal(fast.Pix, slow.Pix) {
+			t.Errorf("mode %d: the RGBA fast path differs from the generic path", mode)
+		}
+	}
+	// A rendered badge, too.
+	badgeImg, err := RenderImage(Data{VisitorName: "Grace Hopper", Company: "Navy", BadgeNumber: "12", CheckoutCode: "VB1:v:12", Date: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)},
+		DefaultTemplate(), Brother62x100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Monochrome(badgeImg, Threshold).Equal(Monochrome(opaqueImage{badgeImg}, Threshold)) {
+		t.Error("a rendered badge reduces differently on the fast path")
+	}
+}
+
 // BenchmarkRenderPNG measures the badge work on the check-in path.
 func BenchmarkRenderPNG(b *testing.B) {
 	d := sampleData(b)

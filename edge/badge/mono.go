@@ -92,10 +92,20 @@ func Monochrome(img image.Image, mode DitherMode) *Bitmap {
 	bm := NewBitmap(r.Dx(), r.Dy())
 	lum := func(x, y int) int {
 		cr, cg, cb, ca := img.At(r.Min.X+x, r.Min.Y+y).RGBA()
-		// Composite over white, then Go's luma weights (16-bit in, 8-bit out).
-		w := 0xffff - ca
-		cr, cg, cb = cr+w, cg+w, cb+w
-		return int((19595*cr + 38470*cg + 7471*cb + 1<<15) >> 24)
+		return luma(cr, cg, cb, ca)
+	}
+	if rgba, ok := img.(*image.RGBA); ok {
+		// What RenderImage makes: read the pixels directly rather than
+		// through At, which boxes a color per dot and was most of the
+		// cost of a badge on the check-in path. Same arithmetic as At.
+		lum = func(x, y int) int {
+			p := rgba.Pix[rgba.PixOffset(r.Min.X+x, r.Min.Y+y):]
+			return luma(uint32(p[0])*0x101, uint32(p[1])*0x101, uint32(p[2])*0x101, uint32(p[3])*0x101)
+		}
+	}
+	if rgba, ok := img.(*image.RGBA); ok && mode != FloydSteinberg {
+		thresholdRGBA(rgba, bm)
+		return bm
 	}
 	if mode != FloydSteinberg {
 		for y := 0; y < bm.Height; y++ {
@@ -128,4 +138,31 @@ func Monochrome(img image.Image, mode DitherMode) *Bitmap {
 		clear(next)
 	}
 	return bm
+}
+
+// luma composites a premultiplied 16-bit colour over white paper and
+// returns its luma (Go's Rec. 601 weights), 0–255.
+func luma(cr, cg, cb, ca uint32) int {
+	w := 0xffff - ca
+	cr, cg, cb = cr+w, cg+w, cb+w
+	return int((19595*cr + 38470*cg + 7471*cb + 1<<15) >> 24)
+}
+
+// thresholdRGBA is Monochrome's Threshold mode for an RGBA image in one
+// tight loop over the pixels (a badge is about a million of them).
+func thresholdRGBA(img *image.RGBA, bm *Bitmap) {
+	r := img.Bounds()
+	for y := 0; y < bm.Height; y++ {
+		px := img.Pix[img.PixOffset(r.Min.X, r.Min.Y+y):]
+		row := bm.Row(y)
+		for x := 0; x < bm.Width; x++ {
+			p := px[4*x : 4*x+4 : 4*x+4]
+			if p[0]&p[1]&p[2]&p[3] == 0xff {
+				continue // white paper, most of a badge
+			}
+			if luma(uint32(p[0])*0x101, uint32(p[1])*0x101, uint32(p[2])*0x101, uint32(p[3])*0x101) < 128 {
+				row[x/8] |= 0x80 >> (x % 8)
+			}
+		}
+	}
 }

@@ -4,7 +4,7 @@
 // # Check-in never waits for a printer
 //
 // After a check-in commits, the engine calls Enqueue: it renders the badge
-// to a 1-bit bitmap (the form every printer takes; about 15 ms) and inserts
+// to a 1-bit bitmap (the form every printer takes; a few ms) and inserts
 // the job in its own short transaction. Nothing in Enqueue touches the
 // printer, so an unplugged, jammed or missing printer can neither block
 // nor undo a check-in. A failed Enqueue is logged by the engine and shows
