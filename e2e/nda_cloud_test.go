@@ -1,13 +1,16 @@
-package edge_test
+package e2e
 
-// This test applies a kiosk's real outbox ops with the cloud's real store
-// (SQLite), to check the NDA signed at the kiosk reaches the cloud's visit.
-// The cloud store is imported by this test only; package edge never
-// imports the cloud.
+// This test applies a kiosk engine's real outbox ops with the cloud's real
+// store (SQLite), in one process, to check the NDA signed at the kiosk
+// reaches the cloud's visit. It lives here because package edge must not
+// import the cloud, not even in its tests.
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
+	"image"
+	"image/png"
 	"slices"
 	"testing"
 	"time"
@@ -16,6 +19,7 @@ import (
 	cloudstore "github.com/theonestack/visitor/cloud/store"
 	"github.com/theonestack/visitor/cloud/store/storetest"
 	"github.com/theonestack/visitor/edge"
+	"github.com/theonestack/visitor/pairing"
 	"github.com/theonestack/visitor/syncproto"
 )
 
@@ -32,18 +36,25 @@ func TestSignedNDAReachesCloudVisit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := testKey(t)
+	_, key, err := pairing.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{7}, 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	dev, err := cloud.ProvisionDevice(ctx, tenant, loc.ID, "Lobby kiosk", key.Public().(ed25519.PublicKey), admin)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	e := openEngine(t, t.TempDir(), "", edge.Options{Mono: func() int64 { return 5_000 }})
+	e, err := edge.Open(ctx, edge.Config{DataDir: t.TempDir(), CloudURL: "http://127.0.0.1:1", LocalAPIAddr: "127.0.0.1:0"},
+		edge.Options{Mono: func() int64 { return 5_000 }, Now: func() time.Time { return cloudNow.Add(-time.Second) }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer e.Close()
 	if err := e.Provision(ctx, dev.ID, tenant, loc.ID, key); err != nil {
 		t.Fatal(err)
 	}
-	signed, err := e.CheckIn(ctx, edge.CheckInRequest{Name: "Grace Hopper", NDA: &edge.NDASignature{Version: "v3", Signature: testPNG(t, 60, 18)}})
+	signed, err := e.CheckIn(ctx, edge.CheckInRequest{Name: "Grace Hopper", NDA: &edge.NDASignature{Version: "v3", Signature: signaturePNG(t)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,4 +103,18 @@ func TestSignedNDAReachesCloudVisit(t *testing.T) {
 	}) {
 		t.Errorf("cloud audit trail has no kiosk.visit.nda_signed for the visit: %+v", audit)
 	}
+}
+
+// signaturePNG is a small stand-in for a finger signature.
+func signaturePNG(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewGray(image.Rect(0, 0, 60, 18))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 7)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
