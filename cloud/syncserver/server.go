@@ -195,8 +195,9 @@ func New(db *store.DB, opts Options) *Server {
 	return s
 }
 
-// ServeHTTP upgrades the request to a WebSocket and runs one kiosk
-// connection until it ends. It answers 503 once Shutdown has begun.
+// ServeHTTP upgrades the request to a WebSocket, completes the handshake
+// and starts the kiosk's session, which runs until the connection ends
+// (Shutdown waits for it). It answers 503 once Shutdown has begun.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if s.closing {
@@ -242,7 +243,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		<-conn.Done()
 		return
 	}
-	defer s.unregister(ss)
 	s.log.Info("kiosk connected", "device_id", dev.ID, "tenant_id", dev.TenantID, "last_applied_seq", dev.LastAppliedSeq)
 	if err := s.db.TouchDevices(context.Background(), []string{dev.ID}); err != nil {
 		s.log.Warn("record device seen", "device_id", dev.ID, "err", err)
@@ -251,8 +251,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ss.startDrain()
 	}
 	s.schedule(ss)
-	ss.run()
-	s.log.Info("kiosk disconnected", "device_id", dev.ID, "cause", conn.Err())
+	// The session runs on a goroutine of its own and the handler returns,
+	// so net/http lets go of the request, its buffers and the handler's
+	// deep stack, which an idle kiosk would otherwise hold for hours.
+	s.sessions.Add(1)
+	go func() {
+		defer s.sessions.Done()
+		defer s.unregister(ss)
+		ss.run()
+		s.log.Info("kiosk disconnected", "device_id", dev.ID, "cause", conn.Err())
+	}()
 }
 
 func deviceIDOf(h *syncproto.Hello) string {
