@@ -95,13 +95,7 @@ func upload(t *testing.T, h http.Handler, c *http.Cookie, filename string, data 
 	}
 	fw.Write(data)
 	mw.Close()
-	req := httptest.NewRequest(http.MethodPost, "/settings/logo", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	req.AddCookie(c)
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
+	return doBody(t, h, http.MethodPost, "/settings/logo", mw.FormDataContentType(), &body, c)
 }
 
 // TestConsoleLogo: a logo uploaded on Settings is stored in the tenant's

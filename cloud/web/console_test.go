@@ -1,8 +1,8 @@
 package web_test
 
 import (
-	"bufio"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -27,12 +27,19 @@ func allPerms() []visitor.Permission {
 // do sends one request through the server's handler as a same-origin browser.
 func do(t *testing.T, h http.Handler, method, target string, form url.Values, c *http.Cookie) *httptest.ResponseRecorder {
 	t.Helper()
-	var req *http.Request
 	if form != nil {
-		req = httptest.NewRequest(method, target, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	} else {
-		req = httptest.NewRequest(method, target, nil)
+		return doBody(t, h, method, target, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()), c)
+	}
+	return doBody(t, h, method, target, "", nil, c)
+}
+
+// doBody sends a same-origin request with the session cookie c and the
+// given body (no Content-Type when ctype is empty).
+func doBody(t *testing.T, h http.Handler, method, target, ctype string, body io.Reader, c *http.Cookie) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, target, body)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
 	}
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
 	req.AddCookie(c)
@@ -261,21 +268,7 @@ func TestConsoleLiveStream(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
 		t.Fatalf("live = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	sc := bufio.NewScanner(resp.Body)
-	nextEvent := func() string {
-		var data strings.Builder
-		for sc.Scan() {
-			line := sc.Text()
-			if line == "" && data.Len() > 0 {
-				return data.String()
-			}
-			if d, ok := strings.CutPrefix(line, "data: "); ok {
-				data.WriteString(d)
-			}
-		}
-		t.Fatalf("stream ended: %v", sc.Err())
-		return ""
-	}
+	nextEvent := sseEvents(t, resp)
 	if first := nextEvent(); !strings.Contains(first, "No visits match") {
 		t.Errorf("first event = %q", first)
 	}
