@@ -27,6 +27,11 @@ const (
 var System = Actor{Type: ActorSystem, ID: "visitor-cloud"}
 
 func (tx *Tx) audit(ctx context.Context, tenantID string, actor Actor, action, subject string, details any) error {
+	return tx.auditTo(ctx, nil, tenantID, actor, action, subject, details)
+}
+
+// auditTo writes an audit record now, or adds it to b when b is set.
+func (tx *Tx) auditTo(ctx context.Context, b *rowBatch, tenantID string, actor Actor, action, subject string, details any) error {
 	raw := []byte("{}")
 	if details != nil {
 		var err error
@@ -34,8 +39,7 @@ func (tx *Tx) audit(ctx context.Context, tenantID string, actor Actor, action, s
 			return fmt.Errorf("audit details: %w", err)
 		}
 	}
-	_, err := tx.exec(ctx, `INSERT INTO audit_log (id, tenant_id, at, actor_type, actor_id, action, subject, details, dedupe_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+	err := tx.insertRow(ctx, b, tblAudit,
 		tx.db.newID(), tenantID, tsText(tx.db.now()), actor.Type, actor.ID, action, subject, string(raw))
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)

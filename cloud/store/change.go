@@ -22,11 +22,16 @@ type Change struct {
 }
 
 func (tx *Tx) appendChange(ctx context.Context, tenantID, locationID, entity, id, op string, data any) error {
+	return tx.appendChangeTo(ctx, nil, tenantID, locationID, entity, id, op, data)
+}
+
+// appendChangeTo writes a change now, or adds it to b when b is set.
+func (tx *Tx) appendChangeTo(ctx context.Context, b *rowBatch, tenantID, locationID, entity, id, op string, data any) error {
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("change data: %w", err)
 	}
-	_, err = tx.exec(ctx, `INSERT INTO changes (tenant_id, location_id, entity, entity_id, op, data, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	err = tx.insertRow(ctx, b, tblChanges,
 		tenantID, locationID, entity, id, op, string(raw), tsText(tx.db.now()))
 	if err != nil {
 		return fmt.Errorf("append change: %w", err)

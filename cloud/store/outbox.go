@@ -12,14 +12,18 @@ import (
 // appendEvent writes a Bus event to the outbox inside tx, so the event
 // exists exactly when the change that caused it does.
 func (tx *Tx) appendEvent(ctx context.Context, e visitor.OutboxEvent) error {
+	return tx.appendEventTo(ctx, nil, e)
+}
+
+// appendEventTo writes an outbox event now, or adds it to b when b is set.
+func (tx *Tx) appendEventTo(ctx context.Context, b *rowBatch, e visitor.OutboxEvent) error {
 	if e.ID == "" {
 		e.ID = tx.db.newID()
 	}
 	if e.Time.IsZero() {
 		e.Time = tx.db.now()
 	}
-	_, err := tx.exec(ctx, `INSERT INTO outbox (id, tenant_id, type, subject, time, data, next_attempt_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	err := tx.insertRow(ctx, b, tblOutbox,
 		e.ID, e.TenantID, e.Type, e.Subject, tsText(e.Time), string(e.Data), tsText(tx.db.now()))
 	if err != nil {
 		return fmt.Errorf("append %s event: %w", e.Type, err)

@@ -74,8 +74,21 @@ func (tx *Tx) indexTerms(ctx context.Context, tenantID, kind, refID string, text
 
 // addTerms writes the search words of a new record in one statement.
 func (tx *Tx) addTerms(ctx context.Context, tenantID, kind, refID string, texts ...string) error {
+	return tx.addTermsTo(ctx, nil, tenantID, kind, refID, texts...)
+}
+
+// addTermsTo is addTerms, adding the rows to b instead when b is set.
+func (tx *Tx) addTermsTo(ctx context.Context, b *rowBatch, tenantID, kind, refID string, texts ...string) error {
 	terms := Terms(texts...)
 	if len(terms) == 0 {
+		return nil
+	}
+	if b != nil {
+		for _, term := range terms {
+			if err := tx.insertRow(ctx, b, tblSearchTerms, tenantID, kind, refID, term); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	args := make([]any, 0, 4*len(terms))

@@ -59,6 +59,14 @@ type DB struct {
 	newID func() string
 	log   *slog.Logger
 	url   string
+	// bulkStmts keeps the multi-row INSERTs of bulk apply prepared on
+	// SQLite's one writer connection across transactions: a statement of
+	// hundreds of rows costs more to compile than to run. Their texts are
+	// a bounded set (see rowBatch.flush).
+	bulkStmts *stmtCache
+	// bulkApplyOff makes ApplyOps write each check-in's rows op by op
+	// (tests compare both ways).
+	bulkApplyOff bool
 }
 
 // Options are optional settings of Open; the zero value works.
@@ -131,7 +139,7 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
-	db := &DB{dialect: dialect, now: opts.Now, newID: opts.NewID, log: opts.Logger, url: databaseURL}
+	db := &DB{dialect: dialect, now: opts.Now, newID: opts.NewID, log: opts.Logger, url: databaseURL, bulkStmts: &stmtCache{}}
 	if db.now == nil {
 		db.now = time.Now
 	}
@@ -231,7 +239,7 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close releases the connections.
 func (db *DB) Close() error {
-	var err error
+	err := db.bulkStmts.close()
 	if db.r != nil && db.r != db.w {
 		err = db.r.Close()
 	}

@@ -112,6 +112,12 @@ type syncDevice struct {
 // advances past it. Any other error rolls the whole batch back and is
 // returned: the kiosk resends it.
 //
+// Check-ins (without a pre-registration) are written in bulk: their visit
+// ids are looked up in one query, and their rows are written as one
+// multi-row INSERT per table, flushed before any other op so that every
+// op sees the ones before it. Rows, values and seq order are those of
+// applying the ops one at a time.
+//
 // Op times are corrected with syncproto.CorrectTime against anchor, so
 // visits, visit events, audit records and visitor.checked_in/checked_out
 // outbox events carry the time the op happened on the cloud's clock.
@@ -133,6 +139,13 @@ func (db *DB) ApplyOps(ctx context.Context, device visitor.Device, ops []syncpro
 	res, err := db.applyBatch(ctx, device, ops, anchor, false)
 	if errors.Is(err, errNeedSavepoints) {
 		res, err = db.applyBatch(ctx, device, ops, anchor, true)
+	}
+	if db.dialect == SQLite {
+		// Bulk inserts first met in this batch are kept prepared for the
+		// next ones; failing to is no reason to fail the batch.
+		if perr := db.bulkStmts.prepareMissed(ctx, db.w); perr != nil {
+			db.log.Warn("bulk apply statements not kept", "err", perr)
+		}
 	}
 	if err != nil {
 		return ApplyResult{TenantID: res.TenantID, Status: res.Status}, err
@@ -174,8 +187,32 @@ func (db *DB) applyBatch(ctx context.Context, device visitor.Device, ops []syncp
 			res.ExpectedSeq = plan.ExpectedSeq
 			return nil
 		}
+		// Without savepoints, check-ins are written in bulk: their rows
+		// are buffered and written table by table, before any other op
+		// (so every op sees the ones before it) and at the end.
+		var b *rowBatch
+		if !guarded && !db.bulkApplyOff {
+			if b, err = tx.newRowBatch(ctx, plan.Apply); err != nil {
+				return err
+			}
+		}
 		for _, op := range plan.Apply {
-			r, err := tx.applyOneOp(ctx, d, op, anchor, guarded)
+			var r syncproto.OpResult
+			var err error
+			if _, bulk := b.payload(op.Seq); bulk {
+				r, err = tx.applyBulkCheckIn(ctx, d, op, anchor, b)
+			} else {
+				if err := b.flushIfPending(ctx, tx); err != nil {
+					return err
+				}
+				r, err = tx.applyOneOp(ctx, d, op, anchor, guarded)
+				if err == nil && b != nil && op.Kind == syncproto.KindVisitCheckIn && r.Status == syncproto.StatusApplied {
+					var p syncproto.CheckInPayload
+					if json.Unmarshal(op.Payload, &p) == nil {
+						b.owners[p.VisitID] = d.tenantID
+					}
+				}
+			}
 			if errors.Is(err, errNeedSavepoints) {
 				return err
 			}
@@ -192,6 +229,9 @@ func (db *DB) applyBatch(ctx context.Context, device visitor.Device, ops []syncp
 			}
 			res.Results = append(res.Results, r)
 			res.LastAppliedSeq = op.Seq
+		}
+		if err := b.flushIfPending(ctx, tx); err != nil {
+			return err
 		}
 		if len(plan.Apply) == 0 {
 			return nil
@@ -271,7 +311,7 @@ func (tx *Tx) applyOp(ctx context.Context, d syncDevice, op syncproto.Op, anchor
 		if err := decodePayload(op, &p); err != nil {
 			return err
 		}
-		return tx.kioskCheckIn(ctx, d, op, p, at, uncertain, actor)
+		return tx.kioskCheckIn(ctx, d, op, p, at, uncertain, actor, nil)
 	case syncproto.KindVisitCheckOut:
 		var p syncproto.CheckOutPayload
 		if err := decodePayload(op, &p); err != nil {
@@ -358,12 +398,22 @@ func opTime(op syncproto.Op, anchor syncproto.Anchor, now time.Time) (time.Time,
 	return t, false
 }
 
-func (tx *Tx) kioskCheckIn(ctx context.Context, d syncDevice, op syncproto.Op, p syncproto.CheckInPayload, at time.Time, uncertain bool, actor Actor) error {
+// kioskCheckIn applies a check-in op. With b set (a check-in without a
+// pre-registration, whose visit id b looked up), its rows go to b.
+func (tx *Tx) kioskCheckIn(ctx context.Context, d syncDevice, op syncproto.Op, p syncproto.CheckInPayload, at time.Time, uncertain bool, actor Actor, b *rowBatch) error {
 	if _, err := uuid.Parse(p.VisitID); err != nil {
 		return poison(visitor.EINVALID, "visit_id is not a UUID")
 	}
 	var owner string
-	err := tx.queryRow(ctx, `SELECT tenant_id FROM visits WHERE id = ?`, p.VisitID).Scan(&owner)
+	var err error
+	if b != nil {
+		var ok bool
+		if owner, ok = b.owners[p.VisitID]; !ok {
+			err = sql.ErrNoRows
+		}
+	} else {
+		err = tx.queryRow(ctx, `SELECT tenant_id FROM visits WHERE id = ?`, p.VisitID).Scan(&owner)
+	}
 	switch {
 	case err == nil && owner == d.tenantID:
 		return errDuplicateEffect
@@ -396,6 +446,9 @@ func (tx *Tx) kioskCheckIn(ctx context.Context, d syncDevice, op syncproto.Op, p
 		flags = append(flags, FlagTimeUncertain)
 	}
 	if p.PreregistrationID != "" || p.InviteCode != "" {
+		if b != nil {
+			return fmt.Errorf("a check-in with a pre-registration is not written in bulk")
+		}
 		f, err := tx.claimPreregistration(ctx, d, p, &v, at)
 		if err != nil {
 			return err
@@ -405,7 +458,7 @@ func (tx *Tx) kioskCheckIn(ctx context.Context, d syncDevice, op syncproto.Op, p
 	v.Flag = strings.Join(flags, ",")
 	now := tx.db.now().UTC()
 	v.CreatedAt, v.UpdatedAt = now, now
-	_, err = tx.checkIn(ctx, v, op.Seq, actor)
+	_, err = tx.checkIn(ctx, v, op.Seq, actor, b)
 	return err
 }
 

@@ -74,7 +74,7 @@ func (db *DB) CheckIn(ctx context.Context, tenantID string, v visitor.Visit, act
 		case visitor.ErrorCode(err) != visitor.ENOTFOUND:
 			return err
 		}
-		if out, err = tx.checkIn(ctx, v, 0, actor); err != nil {
+		if out, err = tx.checkIn(ctx, v, 0, actor, nil); err != nil {
 			return err
 		}
 		return nil
@@ -85,9 +85,10 @@ func (db *DB) CheckIn(ctx context.Context, tenantID string, v visitor.Visit, act
 	return out, err
 }
 
-// checkIn inserts a started visit with its event, audit record and outbox
-// row. The caller has normalised v and checked that the id is new.
-func (tx *Tx) checkIn(ctx context.Context, v visitor.Visit, deviceSeq int64, actor Actor) (visitor.Visit, error) {
+// checkIn inserts a started visit with its event, search words, change,
+// audit record and outbox row, or adds those rows to b when b is set. The
+// caller has normalised v and checked that the id is new.
+func (tx *Tx) checkIn(ctx context.Context, v visitor.Visit, deviceSeq int64, actor Actor, b *rowBatch) (visitor.Visit, error) {
 	loc, err := tx.location(ctx, v.TenantID, v.LocationID)
 	if err != nil {
 		return visitor.Visit{}, err
@@ -105,8 +106,7 @@ func (tx *Tx) checkIn(ctx context.Context, v visitor.Visit, deviceSeq int64, act
 	if v.AIRiskNotes != nil {
 		notes = *v.AIRiskNotes
 	}
-	_, err = tx.exec(ctx, `INSERT INTO visits (`+visitColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	err = tx.insertRow(ctx, b, tblVisits,
 		v.ID, v.TenantID, v.LocationID, v.HostID, v.Visitor.Name, v.Visitor.Email, v.Visitor.Company, v.Visitor.Phone,
 		v.VisitorType, string(v.Status), string(v.Source), v.DeviceID, v.BadgeNumber, v.PreregistrationID,
 		ts(v.CheckedInAt), ts(v.CheckedOutAt), tsText(v.CreatedAt), tsText(v.UpdatedAt), v.Flag, risk, notes,
@@ -114,22 +114,22 @@ func (tx *Tx) checkIn(ctx context.Context, v visitor.Visit, deviceSeq int64, act
 	if err != nil {
 		return visitor.Visit{}, fmt.Errorf("insert visit: %w", err)
 	}
-	if err := tx.visitEvent(ctx, v, visitor.EventCheckedIn, v.CheckedInAt, deviceSeq, actor); err != nil {
+	if err := tx.visitEventTo(ctx, b, v, visitor.EventCheckedIn, v.CheckedInAt, deviceSeq, actor); err != nil {
 		return visitor.Visit{}, err
 	}
-	if err := tx.addTerms(ctx, v.TenantID, searchVisit, v.ID, v.Visitor.Name, v.Visitor.Email, v.Visitor.Company); err != nil {
+	if err := tx.addTermsTo(ctx, b, v.TenantID, searchVisit, v.ID, v.Visitor.Name, v.Visitor.Email, v.Visitor.Company); err != nil {
 		return visitor.Visit{}, err
 	}
-	if err := tx.appendChange(ctx, v.TenantID, v.LocationID, syncproto.EntityVisit, v.ID, syncproto.ChangeUpsert, VisitState(v)); err != nil {
+	if err := tx.appendChangeTo(ctx, b, v.TenantID, v.LocationID, syncproto.EntityVisit, v.ID, syncproto.ChangeUpsert, VisitState(v)); err != nil {
 		return visitor.Visit{}, err
 	}
-	if err := tx.appendEvent(ctx, visitor.OutboxEvent{
+	if err := tx.appendEventTo(ctx, b, visitor.OutboxEvent{
 		TenantID: v.TenantID, Type: visitor.EventCheckedIn, Subject: v.ID, Time: v.CheckedInAt,
 		Data: visitEventData(v, loc, host),
 	}); err != nil {
 		return visitor.Visit{}, err
 	}
-	if err := tx.audit(ctx, v.TenantID, actor, "visit.check_in", v.ID, map[string]string{"source": string(v.Source)}); err != nil {
+	if err := tx.auditTo(ctx, b, v.TenantID, actor, "visit.check_in", v.ID, map[string]string{"source": string(v.Source)}); err != nil {
 		return visitor.Visit{}, err
 	}
 	return v, nil
@@ -202,8 +202,12 @@ func (tx *Tx) checkOut(ctx context.Context, tenantID, visitID string, at time.Ti
 }
 
 func (tx *Tx) visitEvent(ctx context.Context, v visitor.Visit, typ string, at time.Time, deviceSeq int64, actor Actor) error {
-	_, err := tx.exec(ctx, `INSERT INTO visit_events (id, tenant_id, visit_id, type, at, source, actor_id, device_id, device_seq, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '{}')`,
+	return tx.visitEventTo(ctx, nil, v, typ, at, deviceSeq, actor)
+}
+
+// visitEventTo writes a visit event now, or adds it to b when b is set.
+func (tx *Tx) visitEventTo(ctx context.Context, b *rowBatch, v visitor.Visit, typ string, at time.Time, deviceSeq int64, actor Actor) error {
+	err := tx.insertRow(ctx, b, tblVisitEvents,
 		tx.db.newID(), v.TenantID, v.ID, typ, tsText(eventTime(at, tx.db.now)), actor.Type, actor.ID, v.DeviceID, deviceSeq)
 	if err != nil {
 		return fmt.Errorf("insert visit event: %w", err)
