@@ -194,17 +194,10 @@ func (tx *Tx) applyBulkCheckIn(ctx context.Context, d syncDevice, op syncproto.O
 	at, uncertain := opTime(op, anchor, tx.db.now().UTC())
 	p := b.payloads[op.Seq]
 	err := tx.kioskCheckIn(ctx, d, op, p, at, uncertain, Actor{Type: ActorDevice, ID: d.id}, b)
-	switch _, _, poisoned := poisonOf(err); {
-	case err == nil:
+	if err == nil {
 		b.owners[p.VisitID] = d.tenantID
-	case errors.Is(err, errDuplicateEffect):
-		r.Status = syncproto.StatusDuplicate
-	case poisoned:
-		return r, errNeedSavepoints
-	default:
-		return r, err
 	}
-	return r, nil
+	return unguardedResult(r, err)
 }
 
 // payload returns the decoded payload of the check-in op seq when b

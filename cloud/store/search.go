@@ -95,9 +95,7 @@ func (tx *Tx) addTermsTo(ctx context.Context, b *rowBatch, tenantID, kind, refID
 	for _, term := range terms {
 		args = append(args, tenantID, kind, refID, term)
 	}
-	q := `INSERT INTO search_terms (tenant_id, kind, ref_id, term) VALUES ` +
-		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", len(terms)), ", ") + ` ON CONFLICT DO NOTHING`
-	if _, err := tx.exec(ctx, q, args...); err != nil {
+	if _, err := tx.exec(ctx, insertTables[tblSearchTerms].statement(len(terms)), args...); err != nil {
 		return fmt.Errorf("index %s: %w", kind, err)
 	}
 	return nil

@@ -245,23 +245,29 @@ func (db *DB) applyBatch(ctx context.Context, device visitor.Device, ops []syncp
 	return res, err
 }
 
+// unguardedResult turns the error of an op applied without a savepoint
+// into its result: applied, a duplicate, or errNeedSavepoints for a
+// poison op (the batch is then run again with savepoints).
+func unguardedResult(r syncproto.OpResult, err error) (syncproto.OpResult, error) {
+	switch _, _, poisoned := poisonOf(err); {
+	case err == nil:
+	case errors.Is(err, errDuplicateEffect):
+		r.Status = syncproto.StatusDuplicate
+	case poisoned:
+		return r, errNeedSavepoints
+	default:
+		return r, err
+	}
+	return r, nil
+}
+
 // applyOneOp applies op. Guarded, it runs inside a savepoint and turns a
 // poison op into a recorded rejection; unguarded, a poison op returns
 // errNeedSavepoints.
 func (tx *Tx) applyOneOp(ctx context.Context, d syncDevice, op syncproto.Op, anchor syncproto.Anchor, guarded bool) (syncproto.OpResult, error) {
 	r := syncproto.OpResult{Seq: op.Seq, OpID: op.OpID, Status: syncproto.StatusApplied}
 	if !guarded {
-		err := tx.applyOp(ctx, d, op, anchor)
-		switch _, _, poisoned := poisonOf(err); {
-		case err == nil:
-		case errors.Is(err, errDuplicateEffect):
-			r.Status = syncproto.StatusDuplicate
-		case poisoned:
-			return r, errNeedSavepoints
-		default:
-			return r, err
-		}
-		return r, nil
+		return unguardedResult(r, tx.applyOp(ctx, d, op, anchor))
 	}
 	if _, err := tx.exec(ctx, `SAVEPOINT sync_op`); err != nil {
 		return r, fmt.Errorf("savepoint: %w", err)
