@@ -42,10 +42,7 @@ func TestBrowserSignIn(t *testing.T) {
 	); err != nil {
 		t.Fatalf("pick user: %v", err)
 	}
-	who, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`#whoami`)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	who := textOf(t, bctx, `#whoami`)
 	if !strings.Contains(who, "Signed in as") || !strings.Contains(who, "Acme Corp") {
 		t.Errorf("console says %q", who)
 	}

@@ -63,6 +63,32 @@ func signInAs(t *testing.T, bctx context.Context, consoleURL, user string) {
 	}
 }
 
+// textOf returns the visible text of the first element matching the CSS
+// selector sel, waiting up to 10 s for it to exist. It reads the page with
+// one script instead of by DOM node id: a page that rebuilds part of its DOM
+// (htmx swaps, the live log) can make a node id stale between finding the
+// node and reading it, and a one-script read has no such gap. A read that
+// fails because the page was navigating is retried.
+func textOf(t *testing.T, bctx context.Context, sel string) string {
+	t.Helper()
+	q, err := json.Marshal(sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expr := `(e => e ? [e.innerText] : null)(document.querySelector(` + string(q) + `))`
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := chromedp.Run(bctx, chromedp.Poll[[]string](expr, chromedp.WithPollingTimeout(time.Until(deadline))))
+		if err == nil && len(got) == 1 {
+			return got[0]
+		}
+		if time.Now().After(deadline) || bctx.Err() != nil {
+			t.Fatalf("read the text of %s: %v", sel, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // testOutputDir is where tests leave files for a person to look at:
 // $VISITOR_TEST_OUTPUT, else testout/ at the repository root (git-ignored),
 // else the system's temporary directory.
@@ -141,7 +167,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		if err != nil || company != "Keep Me Ltd" {
 			t.Errorf("company after a refused form = %q, %v", company, err)
 		}
-		msg, _ := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`#c-email-err`)))
+		msg := textOf(t, bctx, `#c-email-err`)
 		if !strings.Contains(msg, "email address") {
 			t.Errorf("email message = %q", msg)
 		}
@@ -160,7 +186,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows, _ := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`#visit-rows`)))
+		rows := textOf(t, bctx, `#visit-rows`)
 		if !strings.Contains(rows, "Grace Hopper") || !strings.Contains(rows, "Ada Lovelace") || !strings.Contains(rows, "On site") {
 			t.Errorf("visitor log after check-in: %q", rows)
 		}
@@ -269,7 +295,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		if err := chromedp.Do(bctx, chromedp.Navigate(c.url+"/displays"), chromedp.WaitVisible(chromedp.CSS(`#display-`+devs[0].ID))); err != nil {
 			t.Fatal(err)
 		}
-		row, _ := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`#display-`+devs[0].ID)))
+		row := textOf(t, bctx, `#display-`+devs[0].ID)
 		if !strings.Contains(row, "HQ Lobby") || !strings.Contains(row, "active") {
 			t.Errorf("display row = %q", row)
 		}
@@ -304,7 +330,7 @@ func TestConsoleReceptionistCannotSeeDisplays(t *testing.T) {
 	if resp.Status != http.StatusForbidden {
 		t.Errorf("GET /displays as receptionist = %d, want 403", resp.Status)
 	}
-	text, _ := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`h1`)))
+	text := textOf(t, bctx, `h1`)
 	if text != "Access Denied" {
 		t.Errorf("page heading = %q", text)
 	}

@@ -285,10 +285,7 @@ func TestEdgeKioskInBrowser(t *testing.T) {
 			if err := chromedp.Do(bctx, chromedp.Navigate(s.url+"/displays"), chromedp.WaitVisible(chromedp.CSS(`#display-`+device))); err != nil {
 				t.Fatal(err)
 			}
-			row, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`#display-`+device)))
-			if err != nil {
-				t.Fatal(err)
-			}
+			row := textOf(t, bctx, `#display-`+device)
 			for _, want := range []string{"Lobby kiosk", "HQ Lobby", "active", "Online"} {
 				if !strings.Contains(row, want) {
 					t.Errorf("display row %q lacks %q", row, want)
@@ -316,9 +313,9 @@ func TestEdgeKioskInBrowser(t *testing.T) {
 			waitInPage(t, bctx, 2*time.Second, "kiosk check-in on the on-site list",
 				`document.getElementById("onsite-list").textContent.includes("Evacuee Evelyn")`)
 			t.Logf("kiosk check-in on the on-site list after %v", time.Since(start).Round(time.Millisecond))
-			total, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`#onsite-total`)))
-			if err != nil || !strings.HasPrefix(total, "2 people on site") { // Katherine and Evelyn
-				t.Errorf("on-site total = %q (%v)", total, err)
+			total := textOf(t, bctx, `#onsite-total`)
+			if !strings.HasPrefix(total, "2 people on site") { // Katherine and Evelyn
+				t.Errorf("on-site total = %q", total)
 			}
 
 			// Printed, the list shows the people and none of the controls.
@@ -358,7 +355,7 @@ func TestEdgeKioskInBrowser(t *testing.T) {
 			waitInPage(t, bctx, 2*time.Second, "kiosk check-out on the on-site list",
 				`!document.getElementById("onsite-list").textContent.includes("Evacuee Evelyn")`)
 			t.Logf("kiosk check-out left the on-site list after %v", time.Since(start).Round(time.Millisecond))
-			rest, _ := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`#onsite-list`)))
+			rest := textOf(t, bctx, `#onsite-list`)
 			if !strings.Contains(rest, "Kiosk Katherine") || !strings.Contains(rest, "1 people on site") {
 				t.Errorf("on-site list after the check-out = %q", rest)
 			}

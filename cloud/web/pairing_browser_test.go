@@ -32,10 +32,7 @@ func TestBrowserApprovesPairing(t *testing.T) {
 	); err != nil {
 		t.Fatalf("open the QR link and sign in: %v", err)
 	}
-	shown, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`#code`)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	shown := textOf(t, bctx, `#code`)
 	if strings.TrimSpace(shown) != k.code.UserCode {
 		t.Errorf("page shows code %q, want %q", shown, k.code.UserCode)
 	}
@@ -46,10 +43,7 @@ func TestBrowserApprovesPairing(t *testing.T) {
 	); err != nil {
 		t.Fatalf("approve: %v", err)
 	}
-	result, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`body`)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	result := textOf(t, bctx, `body`)
 	if !strings.Contains(result, "Display paired") || !strings.Contains(result, "HQ Lobby") {
 		t.Errorf("result page says %q", result)
 	}
