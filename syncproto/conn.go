@@ -46,6 +46,14 @@ type Options struct {
 	// Logger receives connection lifecycle events at debug level; it never
 	// receives frame contents. Default: discard.
 	Logger *slog.Logger
+	// Handler, when set, receives every frame Recv would return, on the
+	// Conn's reader goroutine, in order; while it runs the Conn reads
+	// nothing more (as when nobody calls Recv). It saves the caller a
+	// goroutine blocked in Recv. It may call Send and CloseWith.
+	Handler func(f Frame, at time.Time)
+	// OnDone, when set, is called once after the Conn has ended and no
+	// Handler call is running, on the reader goroutine, with Err.
+	OnDone func(err error)
 }
 
 func (o Options) withDefaults() Options {
@@ -74,7 +82,7 @@ func (o Options) withDefaults() Options {
 }
 
 // outFrame is one queued, already encoded frame. last is set on the final
-// frame of CloseWith.
+// frame of CloseWith and abort.
 type outFrame struct {
 	data []byte
 	last *lastFrame
@@ -82,7 +90,7 @@ type outFrame struct {
 
 type lastFrame struct {
 	cause   error      // recorded as the Conn's Err once written
-	written chan error // receives the write's result
+	written chan error // receives the write's result, or why it was dropped
 }
 
 type inFrame struct {
@@ -90,10 +98,13 @@ type inFrame struct {
 	at time.Time
 }
 
-// Conn is an established protocol connection (after the handshake). It owns
-// two goroutines: a reader, which answers pings, consumes pongs and hands
-// other frames to Recv, and a single writer, which drains a bounded send
-// queue, sends heartbeats and applies a write deadline to every write.
+// Conn is an established protocol connection (after the handshake). Its
+// reader goroutine answers pings, consumes pongs and hands every other frame
+// to Recv (or to Options.Handler). Writes go through a bounded send queue; a
+// writer goroutine exists only while the queue or a heartbeat has something
+// to write, and every write has a deadline. An idle Conn with a Handler
+// therefore costs one goroutine, which matters to a cloud holding thousands
+// of idle kiosks.
 //
 // A Conn ends when either side closes it, the peer sends an error or bye
 // frame, a write fails or times out, the send queue stays full for
@@ -106,17 +117,24 @@ type Conn struct {
 	ctx    context.Context // cancelled when the Conn closes
 	cancel context.CancelFunc
 
-	sendq   chan outFrame
-	pongq   chan Pong // at most one pending pong, written ahead of the queue
-	recvq   chan inFrame
+	recvq   chan inFrame // unused with a Handler
 	done    chan struct{}
-	wdone   chan struct{} // closed when the writer goroutine has returned
-	closing atomic.Bool   // CloseWith or abort started: Send refuses
+	closing atomic.Bool // CloseWith or abort started: Send refuses
 
 	// finalCause, once set by CloseWith or abort, is the Conn's Err however
 	// the Conn then ends (the peer usually hangs up as soon as it reads the
 	// last frame, which the reader sees first).
 	finalCause atomic.Pointer[error]
+
+	// wmu guards the write side below.
+	wmu       sync.Mutex
+	queue     []outFrame    // frames for the writer, oldest first; nil when empty
+	pong      *Pong         // a pong to write ahead of the queue (at most one)
+	pingDue   bool          // a heartbeat ping to write ahead of the queue
+	writing   bool          // a writer goroutine is running
+	stopped   bool          // the Conn ended: no writer starts, nothing queues
+	room      chan struct{} // closed when a full queue gets room; nil when nobody waits
+	heartbeat *time.Timer
 
 	closeOnce sync.Once
 	mu        sync.Mutex
@@ -136,14 +154,15 @@ func NewConn(t Transport, opts Options) *Conn {
 		opts:   opts,
 		ctx:    ctx,
 		cancel: cancel,
-		sendq:  make(chan outFrame, opts.SendQueue),
-		pongq:  make(chan Pong, 1),
-		recvq:  make(chan inFrame),
 		done:   make(chan struct{}),
-		wdone:  make(chan struct{}),
 	}
+	if opts.Handler == nil {
+		c.recvq = make(chan inFrame)
+	}
+	c.wmu.Lock()
+	c.heartbeat = time.AfterFunc(opts.HeartbeatInterval, c.beat)
+	c.wmu.Unlock()
 	go c.readLoop()
-	go c.writeLoop()
 	return c
 }
 
@@ -176,28 +195,38 @@ func (c *Conn) enqueue(ctx context.Context, m outFrame) error {
 	if m.last == nil && c.closing.Load() {
 		return fmt.Errorf("send: %w", ErrClosed)
 	}
-	select {
-	case <-c.done:
-		return fmt.Errorf("send: %w", c.Err())
-	default:
-	}
-	select {
-	case c.sendq <- m:
-		return nil
-	default:
-	}
-	timer := time.NewTimer(c.opts.WriteTimeout)
-	defer timer.Stop()
-	select {
-	case c.sendq <- m:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("send: %w", ctx.Err())
-	case <-c.done:
-		return fmt.Errorf("send: %w", c.Err())
-	case <-timer.C:
-		c.close(NewError(CodeTimeout, "send queue full for %s", c.opts.WriteTimeout))
-		return fmt.Errorf("send: %w", c.Err())
+	var timer *time.Timer
+	for {
+		c.wmu.Lock()
+		if c.stopped {
+			c.wmu.Unlock()
+			return fmt.Errorf("send: %w", c.Err())
+		}
+		if len(c.queue) < c.opts.SendQueue {
+			c.queue = append(c.queue, m)
+			c.startWriterLocked()
+			c.wmu.Unlock()
+			return nil
+		}
+		if c.room == nil {
+			c.room = make(chan struct{})
+		}
+		room := c.room
+		c.wmu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(c.opts.WriteTimeout)
+			defer timer.Stop()
+		}
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return fmt.Errorf("send: %w", ctx.Err())
+		case <-c.done:
+			return fmt.Errorf("send: %w", c.Err())
+		case <-timer.C:
+			c.close(NewError(CodeTimeout, "send queue full for %s", c.opts.WriteTimeout))
+			return fmt.Errorf("send: %w", c.Err())
+		}
 	}
 }
 
@@ -206,7 +235,8 @@ func (c *Conn) enqueue(ctx context.Context, m outFrame) error {
 // the Conn and Recv returns its *Error or *ByeError). It returns an error
 // when ctx ends or the Conn is closed. Call it from one goroutine, and
 // continuously: while nobody receives, the reader stops reading (so pings
-// go unanswered and the peer may time out).
+// go unanswered and the peer may time out). With Options.Handler set,
+// frames go to the handler and Recv only reports the end of the Conn.
 func (c *Conn) Recv(ctx context.Context) (Frame, error) {
 	f, _, err := c.RecvWithTime(ctx)
 	return f, err
@@ -255,14 +285,9 @@ func (c *Conn) CloseWith(ctx context.Context, f Frame) error {
 		c.close(cause)
 		return fmt.Errorf("close: %w", ctx.Err())
 	case <-c.done:
-		// The writer reports on last if it took it; wait for it to finish.
-		<-c.wdone
-		select {
-		case err := <-last.written:
-			return err
-		default:
-			return fmt.Errorf("close: %w", c.Err())
-		}
+		// last is reported either by the writer that took it or, if it
+		// was still queued, by close.
+		return <-last.written
 	}
 }
 
@@ -304,6 +329,16 @@ func (c *Conn) close(cause error) {
 		c.mu.Lock()
 		c.err = cause
 		c.mu.Unlock()
+		c.wmu.Lock()
+		c.stopped = true
+		c.heartbeat.Stop()
+		for _, m := range c.queue {
+			if m.last != nil {
+				m.last.written <- fmt.Errorf("close: %w", cause)
+			}
+		}
+		c.queue, c.pong = nil, nil
+		c.wmu.Unlock()
 		close(c.done)
 		c.cancel()
 		c.t.Close()
@@ -324,23 +359,30 @@ func (c *Conn) abort(e *Error) {
 		c.close(e)
 		return
 	}
-	select {
-	case c.sendq <- outFrame{data: data, last: &lastFrame{cause: e, written: make(chan error, 1)}}:
-		// Frames queued before it go first; do not wait on them forever.
-		time.AfterFunc(c.opts.WriteTimeout, func() { c.close(e) })
-	default: // queue full: the peer is not reading anyway
-		c.close(e)
+	c.wmu.Lock()
+	queued := !c.stopped && len(c.queue) < c.opts.SendQueue
+	if queued {
+		c.queue = append(c.queue, outFrame{data: data, last: &lastFrame{cause: e, written: make(chan error, 1)}})
+		c.startWriterLocked()
 	}
+	c.wmu.Unlock()
+	if !queued { // queue full: the peer is not reading anyway
+		c.close(e)
+		return
+	}
+	// Frames queued before it go first; do not wait on them forever.
+	time.AfterFunc(c.opts.WriteTimeout, func() { c.close(e) })
 }
 
 func (c *Conn) readLoop() {
+	if c.opts.OnDone != nil {
+		defer func() {
+			<-c.done
+			c.opts.OnDone(c.Err())
+		}()
+	}
 	for {
-		ctx, cancel := context.WithTimeout(c.ctx, c.opts.IdleTimeout)
-		data, err := c.t.ReadFrame(ctx)
-		// The Conn's own context has no deadline, so any timeout is the idle
-		// timeout (the transport's deadline may fire just before ctx's).
-		idle := ctx.Err() == context.DeadlineExceeded || isTimeout(err)
-		cancel()
+		data, idle, err := c.readFrame()
 		if err != nil {
 			var pe *Error
 			switch {
@@ -364,10 +406,12 @@ func (c *Conn) readLoop() {
 		}
 		switch f := f.(type) {
 		case *Ping:
-			select {
-			case c.pongq <- Pong{PingTimeMs: f.TimeMs, ReceivedMs: at.UnixMilli()}:
-			default: // a pong is already pending; the peer will ping again
+			c.wmu.Lock()
+			if c.pong == nil && !c.stopped { // else one is pending; the peer will ping again
+				c.pong = &Pong{PingTimeMs: f.TimeMs, ReceivedMs: at.UnixMilli()}
+				c.startWriterLocked()
 			}
+			c.wmu.Unlock()
 		case *Pong:
 			if f.PingTimeMs > 0 && f.PingTimeMs <= at.UnixMilli() {
 				s := EstimateOffset(f.PingTimeMs, f.ReceivedMs, f.TimeMs, at.UnixMilli())
@@ -382,6 +426,10 @@ func (c *Conn) readLoop() {
 			c.close(&ByeError{Reason: f.Reason, Message: f.Message})
 			return
 		default:
+			if c.opts.Handler != nil {
+				c.opts.Handler(f, at)
+				continue
+			}
 			select {
 			case c.recvq <- inFrame{f: f, at: at}:
 			case <-c.done:
@@ -391,36 +439,100 @@ func (c *Conn) readLoop() {
 	}
 }
 
+// beat queues a heartbeat ping and schedules the next one.
+func (c *Conn) beat() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.stopped {
+		return
+	}
+	c.pingDue = true
+	c.startWriterLocked()
+	c.heartbeat.Reset(c.opts.HeartbeatInterval)
+}
+
+// startWriterLocked starts the writer goroutine unless one is running.
+// The caller holds wmu and has just given it something to write.
+func (c *Conn) startWriterLocked() {
+	if !c.writing && !c.stopped {
+		c.writing = true
+		go c.writeLoop()
+	}
+}
+
+// writeLoop writes what is pending (a pong first, then a heartbeat ping,
+// then the queue in order) and returns when nothing is left.
+// readFrame reads the next frame within the idle timeout and says whether
+// an error is that timeout. Closing the Conn closes the transport, which
+// ends a read in progress.
+func (c *Conn) readFrame() (data []byte, idle bool, err error) {
+	if dr, ok := c.t.(deadlineReader); ok {
+		data, ok, err := dr.ReadFrameBy(time.Now().Add(c.opts.IdleTimeout))
+		if ok {
+			return data, isTimeout(err), err
+		}
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.opts.IdleTimeout)
+	defer cancel()
+	data, err = c.t.ReadFrame(ctx)
+	// The Conn's own context has no deadline, so any timeout is the idle
+	// timeout (the transport's deadline may fire just before ctx's).
+	return data, ctx.Err() == context.DeadlineExceeded || isTimeout(err), err
+}
+
 func (c *Conn) writeLoop() {
-	defer close(c.wdone)
-	ticker := time.NewTicker(c.opts.HeartbeatInterval)
-	defer ticker.Stop()
 	for {
-		select {
-		case <-c.done:
+		c.wmu.Lock()
+		if c.stopped {
+			c.writing = false
+			c.wmu.Unlock()
 			return
-		case p := <-c.pongq:
+		}
+		var ctrl Frame
+		var m outFrame
+		switch {
+		case c.pong != nil:
+			p := *c.pong
+			c.pong = nil
 			p.TimeMs = c.opts.Now().UnixMilli()
-			if !c.writeFrame(&p) {
+			ctrl = &p
+		case c.pingDue:
+			c.pingDue = false
+			ctrl = &Ping{TimeMs: c.opts.Now().UnixMilli()}
+		case len(c.queue) > 0:
+			m = c.queue[0]
+			c.queue[0] = outFrame{}
+			c.queue = c.queue[1:]
+			if len(c.queue) == 0 {
+				c.queue = nil // an idle Conn keeps no queue array
+			}
+			if c.room != nil {
+				close(c.room)
+				c.room = nil
+			}
+		default:
+			c.writing = false
+			c.wmu.Unlock()
+			return
+		}
+		c.wmu.Unlock()
+		if ctrl != nil {
+			if !c.writeFrame(ctrl) {
 				return
 			}
-		case <-ticker.C:
-			if !c.writeFrame(&Ping{TimeMs: c.opts.Now().UnixMilli()}) {
+			continue
+		}
+		err := c.write(m.data)
+		if m.last != nil {
+			m.last.written <- err
+			if err == nil {
+				c.close(m.last.cause)
 				return
 			}
-		case m := <-c.sendq:
-			err := c.write(m.data)
-			if m.last != nil {
-				m.last.written <- err
-				if err == nil {
-					c.close(m.last.cause)
-					return
-				}
-			}
-			if err != nil {
-				c.close(fmt.Errorf("syncproto: write: %w", err))
-				return
-			}
+		}
+		if err != nil {
+			c.close(fmt.Errorf("syncproto: write: %w", err))
+			return
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -436,7 +437,7 @@ func TestWebSocketTransportRefusesOversized(t *testing.T) {
 }
 
 // TestIdleConnMemory checks the 10,000-idle-kiosks budget: each idle Conn
-// (two goroutines, its queues and a stream transport) stays well below
+// (its reader goroutine, its queue and a stream transport) stays well below
 // 40 KiB.
 func TestIdleConnMemory(t *testing.T) {
 	if testing.Short() {
@@ -463,5 +464,134 @@ func TestIdleConnMemory(t *testing.T) {
 	}
 	for _, c := range conns {
 		c.Close()
+	}
+}
+
+// TestConnHandler: with a Handler, frames arrive in order on the reader's
+// goroutine, the handler can answer with Send, Recv only reports the end,
+// and OnDone runs once, after the Conn ended and after the handler call in
+// progress returned.
+func TestConnHandler(t *testing.T) {
+	got := make(chan string, 100)
+	release := make(chan struct{})
+	doneErr := make(chan error, 2)
+	var handlerRunning atomic.Bool
+	var server *Conn
+	ready := make(chan struct{})
+	ct, st := pipePair(t, nil)
+	client := NewConn(ct, Options{})
+	t.Cleanup(func() { client.Close() })
+	server = NewConn(st, Options{
+		Handler: func(f Frame, at time.Time) {
+			<-ready
+			handlerRunning.Store(true)
+			defer handlerRunning.Store(false)
+			cur := f.(*ChangesAck).Cursor
+			if at.IsZero() {
+				t.Error("frame without arrival time")
+			}
+			if cur == "block" {
+				<-release
+				return
+			}
+			got <- cur
+			if err := server.Send(context.Background(), &ChangesAck{Cursor: "echo " + cur}); err != nil {
+				t.Errorf("send from handler: %v", err)
+			}
+		},
+		OnDone: func(err error) {
+			if handlerRunning.Load() {
+				t.Error("OnDone while the handler runs")
+			}
+			doneErr <- err
+		},
+	})
+	close(ready)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for i := range 20 {
+		if err := client.Send(ctx, &ChangesAck{Cursor: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 20 {
+		if c := <-got; c != fmt.Sprint(i) {
+			t.Fatalf("handler got %q, want %d", c, i)
+		}
+		f, err := client.Recv(ctx)
+		if err != nil || f.(*ChangesAck).Cursor != fmt.Sprintf("echo %d", i) {
+			t.Fatalf("echo %d = %v, %v", i, f, err)
+		}
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	if f, err := server.Recv(rctx); f != nil || err == nil {
+		t.Errorf("Recv with a handler = %v, %v", f, err)
+	}
+	rcancel()
+
+	// The handler blocks; the Conn ends meanwhile; OnDone waits for it.
+	if err := client.Send(ctx, &ChangesAck{Cursor: "block"}); err != nil {
+		t.Fatal(err)
+	}
+	for !handlerRunning.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	server.Close()
+	select {
+	case err := <-doneErr:
+		t.Fatalf("OnDone(%v) before the handler returned", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case err := <-doneErr:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("OnDone(%v), want ErrClosed", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("OnDone never called")
+	}
+	select {
+	case err := <-doneErr:
+		t.Errorf("OnDone called twice (%v)", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+// TestIdleConnGoroutines: an idle Conn with a Handler holds only its
+// reader goroutine; the writer exists only while something is written,
+// heartbeats included.
+func TestIdleConnGoroutines(t *testing.T) {
+	const pairs = 50
+	opts := Options{HeartbeatInterval: 20 * time.Millisecond, Handler: func(Frame, time.Time) {}}
+	before := runtime.NumGoroutine()
+	var conns []*Conn
+	for range pairs {
+		a, b := net.Pipe()
+		conns = append(conns, NewConn(NewStreamTransport(a, 0), opts), NewConn(NewStreamTransport(b, 0), opts))
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	// Several heartbeats go by: every Conn keeps answering, and between
+	// beats the writers are gone.
+	time.Sleep(200 * time.Millisecond)
+	minimum := 1 << 30
+	for range 20 {
+		minimum = min(minimum, runtime.NumGoroutine()-before)
+		time.Sleep(3 * time.Millisecond)
+	}
+	if minimum > len(conns)+len(conns)/10 {
+		t.Errorf("%d goroutines for %d idle conns, want about one each", minimum, len(conns))
+	}
+	for _, c := range conns {
+		if err := c.Err(); err != nil {
+			t.Fatalf("idle conn closed: %v", err)
+		}
+		if _, ok := c.ClockSample(); !ok {
+			t.Fatal("no heartbeat round trip completed")
+		}
 	}
 }

@@ -31,6 +31,15 @@ type Transport interface {
 }
 
 // deadliner is implemented by net.Conn and friends.
+// deadlineReader is a Transport that can also read with a plain deadline,
+// unblocked early only by Close. A Conn's reader, which closes the
+// transport to stop, uses it to save a context and a timer per frame,
+// memory an idle connection would otherwise hold while it waits. ok is
+// false when this transport cannot: the caller uses ReadFrame.
+type deadlineReader interface {
+	ReadFrameBy(deadline time.Time) (data []byte, ok bool, err error)
+}
+
 type deadliner interface {
 	SetReadDeadline(time.Time) error
 	SetWriteDeadline(time.Time) error
@@ -115,6 +124,21 @@ func (t *StreamTransport) ReadFrame(ctx context.Context) ([]byte, error) {
 		set = t.dl.SetReadDeadline
 	}
 	defer watch(ctx, set, t.Close)()
+	return t.readFrame(ctx)
+}
+
+// ReadFrameBy implements deadlineReader; ok is false when the stream has
+// no deadlines.
+func (t *StreamTransport) ReadFrameBy(deadline time.Time) (data []byte, ok bool, err error) {
+	if t.dl == nil {
+		return nil, false, nil
+	}
+	t.dl.SetReadDeadline(deadline)
+	data, err = t.readFrame(context.Background())
+	return data, true, err
+}
+
+func (t *StreamTransport) readFrame(ctx context.Context) ([]byte, error) {
 	if _, err := io.ReadFull(t.rw, t.rhdr[:]); err != nil {
 		return nil, ioErr(ctx, "read frame header", err)
 	}
@@ -187,6 +211,17 @@ func NewWebSocketTransport(ws *websocket.Conn, maxFrame int) *WebSocketTransport
 // ReadFrame implements Transport.
 func (t *WebSocketTransport) ReadFrame(ctx context.Context) ([]byte, error) {
 	defer watch(ctx, t.ws.SetReadDeadline, nil)()
+	return t.readFrame(ctx)
+}
+
+// ReadFrameBy implements deadlineReader.
+func (t *WebSocketTransport) ReadFrameBy(deadline time.Time) ([]byte, bool, error) {
+	t.ws.SetReadDeadline(deadline)
+	data, err := t.readFrame(context.Background())
+	return data, true, err
+}
+
+func (t *WebSocketTransport) readFrame(ctx context.Context) ([]byte, error) {
 	_, data, err := t.ws.ReadMessage()
 	if err != nil {
 		if errors.Is(err, websocket.ErrReadLimit) {

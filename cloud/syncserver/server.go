@@ -229,18 +229,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("sync handshake refused", "code", syncproto.CodeOf(err).String(), "device_id", deviceIDOf(hello))
 		return
 	}
-	conn := syncproto.NewConn(t, syncproto.Options{
+	// The session runs on the connection's reader goroutine (the handler)
+	// and ends in OnDone, and this handler returns, so net/http lets go of
+	// the request, its buffers and the handler's deep stack: an idle kiosk
+	// costs one goroutine, not the three a receive loop would need.
+	ss := &session{srv: s, dev: dev, bootID: hello.BootID, cursor: hello.Cursor, ready: make(chan struct{})}
+	s.sessions.Add(1)
+	ss.conn = syncproto.NewConn(t, syncproto.Options{
 		HeartbeatInterval: s.opts.HeartbeatInterval,
 		WriteTimeout:      s.opts.WriteTimeout,
 		SendQueue:         s.opts.SendQueue,
 		MaxFrame:          s.opts.MaxFrame,
 		Now:               s.opts.Now,
 		Logger:            s.log,
+		Handler:           ss.handle,
+		OnDone: func(cause error) {
+			defer s.sessions.Done()
+			<-ss.ready
+			if ss.registered {
+				s.unregister(ss)
+				s.log.Info("kiosk disconnected", "device_id", dev.ID, "cause", cause)
+			}
+		},
 	})
-	ss := &session{srv: s, conn: conn, dev: dev, bootID: hello.BootID, cursor: hello.Cursor}
-	if !s.register(ss) {
+	ss.registered = s.register(ss)
+	close(ss.ready)
+	if !ss.registered {
 		ss.closeWith(&syncproto.Bye{Reason: syncproto.ByeShutdown})
-		<-conn.Done()
 		return
 	}
 	s.log.Info("kiosk connected", "device_id", dev.ID, "tenant_id", dev.TenantID, "last_applied_seq", dev.LastAppliedSeq)
@@ -251,16 +266,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ss.startDrain()
 	}
 	s.schedule(ss)
-	// The session runs on a goroutine of its own and the handler returns,
-	// so net/http lets go of the request, its buffers and the handler's
-	// deep stack, which an idle kiosk would otherwise hold for hours.
-	s.sessions.Add(1)
-	go func() {
-		defer s.sessions.Done()
-		defer s.unregister(ss)
-		ss.run()
-		s.log.Info("kiosk disconnected", "device_id", dev.ID, "cause", conn.Err())
-	}()
 }
 
 func deviceIDOf(h *syncproto.Hello) string {

@@ -20,6 +20,11 @@ type session struct {
 	dev    visitor.Device
 	bootID string
 
+	// ready is closed once conn and registered are set; the connection's
+	// callbacks wait for it before touching the session.
+	ready      chan struct{}
+	registered bool
+
 	queued atomic.Bool // in the server's feed queue
 
 	// feedMu serialises feed runs; it guards cursor and inflight, which
@@ -32,31 +37,27 @@ type session struct {
 	drainTimer *time.Timer // non-nil while the device drains before bye "unpaired"
 }
 
-// run receives frames until the connection ends.
-func (ss *session) run() {
+// handle takes one frame from the kiosk, on the connection's reader
+// goroutine: the next frame is read once it returns.
+func (ss *session) handle(f syncproto.Frame, at time.Time) {
+	<-ss.ready
+	if !ss.registered {
+		return // being closed with bye "shutdown"
+	}
 	ctx := context.Background()
-	for {
-		f, at, err := ss.conn.RecvWithTime(ctx)
-		if err != nil {
-			return
-		}
-		switch f := f.(type) {
-		case *syncproto.Push:
-			if !ss.handlePush(ctx, f, at) {
-				return
-			}
-		case *syncproto.ChangesAck:
-			ss.handleChangesAck(f)
-		default:
-			ss.closeWith(syncproto.NewError(syncproto.CodeProtocolViolation, "unexpected %s frame", f.FrameType()).Frame())
-			return
-		}
+	switch f := f.(type) {
+	case *syncproto.Push:
+		ss.handlePush(ctx, f, at)
+	case *syncproto.ChangesAck:
+		ss.handleChangesAck(f)
+	default:
+		ss.closeWith(syncproto.NewError(syncproto.CodeProtocolViolation, "unexpected %s frame", f.FrameType()).Frame())
 	}
 }
 
-// handlePush applies a batch and acks it after the commit. It returns
-// false when the connection is being closed.
-func (ss *session) handlePush(ctx context.Context, p *syncproto.Push, at time.Time) bool {
+// handlePush applies a batch and acks it after the commit. A batch that
+// cannot be applied closes the connection.
+func (ss *session) handlePush(ctx context.Context, p *syncproto.Push, at time.Time) {
 	ss.pauseDrain()
 	var rtt time.Duration
 	if cs, ok := ss.conn.ClockSample(); ok {
@@ -76,7 +77,7 @@ func (ss *session) handlePush(ctx context.Context, p *syncproto.Push, at time.Ti
 			ss.srv.log.Error("apply ops", "device_id", ss.dev.ID, "batch", p.Batch, "err", err)
 			ss.closeWith(syncproto.NewError(syncproto.CodeInternal, "could not apply the batch").Frame())
 		}
-		return false
+		return
 	}
 	ack := &syncproto.Ack{Batch: p.Batch, UpToSeq: res.LastAppliedSeq, ExpectedSeq: res.ExpectedSeq}
 	for _, r := range res.Results {
@@ -85,7 +86,7 @@ func (ss *session) handlePush(ctx context.Context, p *syncproto.Push, at time.Ti
 		}
 	}
 	if err := ss.conn.Send(ctx, ack); err != nil {
-		return false
+		return
 	}
 	if res.Applied > 0 {
 		ss.srv.Notify(ss.dev.TenantID)
@@ -97,7 +98,6 @@ func (ss *session) handlePush(ctx context.Context, p *syncproto.Push, at time.Ti
 		ss.startDrain()
 	}
 	ss.resumeDrain()
-	return true
 }
 
 func (ss *session) handleChangesAck(a *syncproto.ChangesAck) {
