@@ -10,6 +10,8 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"github.com/theonestack/visitor/syncproto"
 )
 
 // Result is one figure.
@@ -54,12 +56,17 @@ type Size struct {
 	LiveSamples    int // live check-ins timed to the cloud (and edge check-ins during the drain, at least)
 	ApplyOps       int // ops applied in bulk per database engine
 	IdleConns      int // idle authenticated kiosk connections on one cloud process
+	// IdleWindow is how long the connections stay idle before the
+	// idle figure is read: long enough for every kiosk to exchange
+	// heartbeats and for the cloud's heap to settle after the connects.
+	IdleWindow time.Duration
 }
 
 // Full and Quick sizes.
 var (
 	Full = Size{SearchVisits: 1_000_000, SearchTenants: 100, SearchQueries: 2000, TodayVisits: 100_000, CeilingSeconds: 2,
-		DrainOps: 10_000, LiveSamples: 300, ApplyOps: 40_000, IdleConns: 10_000}
+		DrainOps: 10_000, LiveSamples: 300, ApplyOps: 40_000, IdleConns: 10_000,
+		IdleWindow: 2 * syncproto.DefaultHeartbeatInterval}
 	Quick = Size{SearchVisits: 5_000, SearchTenants: 10, SearchQueries: 200, TodayVisits: 2_000, CeilingSeconds: 0.2,
 		DrainOps: 200, LiveSamples: 10, ApplyOps: 1_000, IdleConns: 20}
 )
