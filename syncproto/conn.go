@@ -202,9 +202,7 @@ func (c *Conn) enqueue(ctx context.Context, m outFrame) error {
 			c.wmu.Unlock()
 			return fmt.Errorf("send: %w", c.Err())
 		}
-		if len(c.queue) < c.opts.SendQueue {
-			c.queue = append(c.queue, m)
-			c.startWriterLocked()
+		if c.queueLocked(m) {
 			c.wmu.Unlock()
 			return nil
 		}
@@ -360,11 +358,7 @@ func (c *Conn) abort(e *Error) {
 		return
 	}
 	c.wmu.Lock()
-	queued := !c.stopped && len(c.queue) < c.opts.SendQueue
-	if queued {
-		c.queue = append(c.queue, outFrame{data: data, last: &lastFrame{cause: e, written: make(chan error, 1)}})
-		c.startWriterLocked()
-	}
+	queued := c.queueLocked(outFrame{data: data, last: &lastFrame{cause: e, written: make(chan error, 1)}})
 	c.wmu.Unlock()
 	if !queued { // queue full: the peer is not reading anyway
 		c.close(e)
@@ -449,6 +443,18 @@ func (c *Conn) beat() {
 	c.pingDue = true
 	c.startWriterLocked()
 	c.heartbeat.Reset(c.opts.HeartbeatInterval)
+}
+
+// queueLocked appends m to the send queue and wakes the writer, unless
+// the Conn has ended or the queue is full; it reports whether m was
+// queued. The caller holds wmu.
+func (c *Conn) queueLocked(m outFrame) bool {
+	if c.stopped || len(c.queue) >= c.opts.SendQueue {
+		return false
+	}
+	c.queue = append(c.queue, m)
+	c.startWriterLocked()
+	return true
 }
 
 // startWriterLocked starts the writer goroutine unless one is running.

@@ -30,7 +30,6 @@ type Transport interface {
 	Close() error
 }
 
-// deadliner is implemented by net.Conn and friends.
 // deadlineReader is a Transport that can also read with a plain deadline,
 // unblocked early only by Close. A Conn's reader, which closes the
 // transport to stop, uses it to save a context and a timer per frame,
@@ -40,6 +39,7 @@ type deadlineReader interface {
 	ReadFrameBy(deadline time.Time) (data []byte, ok bool, err error)
 }
 
+// deadliner is implemented by net.Conn and friends.
 type deadliner interface {
 	SetReadDeadline(time.Time) error
 	SetWriteDeadline(time.Time) error
